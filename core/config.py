@@ -1,0 +1,385 @@
+"""shipdeck.toml: load, validate, and write a commented starting point.
+
+Errors name the file, the key and the line, and say what is expected: a captain fixing a
+config at 14:05 on a Friday should not have to read a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .durations import parse_duration
+from .model import SeriesSpec
+
+DEFAULT_CONFIG_NAME = "shipdeck.toml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, located: `file:line: key: problem`."""
+
+    def __init__(self, path: Path, key: str, problem: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line else str(path)
+        target = f" [{key}]" if key else ""
+        super().__init__(f"{where}:{target} {problem}")
+        self.path = path
+        self.key = key
+        self.line = line
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Window:
+    days: tuple[str, ...] = ("fri",)
+    start: str = "14:00"
+    end: str = "17:00"
+    timezone: str = "America/Los_Angeles"
+    always: bool = False
+
+
+@dataclass(frozen=True)
+class ApprovalRule:
+    roles: tuple[str, ...]
+    require: str = "any"  # "any" role suffices, or "all" of them
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    name: str = "product"
+    remote: str = "origin"
+    main_branch: str = "main"
+    develop_branch: str = "develop"
+    compare_url: str = ""
+    state_dir: str = ""
+
+
+@dataclass(frozen=True)
+class ReleaseConfig:
+    branch_pattern: str = "release/{date}"
+    hotfix_branch_pattern: str = "hotfix/{version}"
+    tag_pattern: str = "v{version}"
+    window: Window = Window()
+    approvals: Mapping[str, ApprovalRule] = field(default_factory=dict)
+    rollback_roles: tuple[str, ...] = ()
+    announce_channel: str = "engineering"
+    success_channel: str = "general"
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    deploy_window: float = 1800.0
+    post_release: float = 7200.0
+    breach_for: float = 120.0
+    blind_after: float = 120.0
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """A provider name plus its own settings, validated by the provider when it is built."""
+
+    provider: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    project: ProjectConfig
+    release: ReleaseConfig
+    roles: Mapping[str, tuple[str, ...]]
+    environments: Mapping[str, Mapping[str, Any]]
+    image: ProviderConfig
+    deploy: ProviderConfig
+    metrics: ProviderConfig
+    metrics_interval: float
+    series: tuple[SeriesSpec, ...]
+    smoke: ProviderConfig
+    smoke_checks: tuple[Mapping[str, Any], ...]
+    notify: ProviderConfig
+    watch: WatchConfig
+    migrations_dirs: tuple[str, ...]
+    notes: Mapping[str, Any]
+    sandbox: Mapping[str, Any]
+    raw: Mapping[str, Any]
+
+    def approval_rule(self, release_type: str) -> ApprovalRule:
+        return self.release.approvals.get(release_type, ApprovalRule(roles=()))
+
+
+KNOWN_KEYS: dict[str, set[str]] = {
+    "": {"project", "release", "roles", "image", "deploy", "environments", "metrics", "watch", "smoke", "notify", "migrations", "notes", "sandbox"},
+    "project": {"name", "remote", "main_branch", "develop_branch", "compare_url", "state_dir"},
+    "release": {"branch_pattern", "hotfix_branch_pattern", "tag_pattern", "window", "approvals", "rollback_roles", "announce_channel", "success_channel"},
+    "release.window": {"days", "start", "end", "timezone", "always"},
+    "watch": {"deploy_window", "post_release", "breach_for", "blind_after"},
+    "metrics": {"provider", "interval", "series", "site", "url", "api_key_env", "app_key_env"},
+    "migrations": {"directories"},
+}
+SERIES_KEYS = {"query", "unit", "baseline", "warn_above", "rollback_above"}
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class _Locator:
+    """Finds the line of a dotted key in TOML source (tomllib does not report positions)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def line_of(self, key: str) -> int | None:
+        parts = key.split(".")
+        for depth in range(len(parts), 0, -1):
+            table, leaf = parts[: depth - 1], parts[depth - 1]
+            line = self._find(table, leaf)
+            if line:
+                return line
+        return None
+
+    def _find(self, table: list[str], leaf: str) -> int | None:
+        header = ".".join(table)
+        current = ""
+        for number, raw in enumerate(self.lines, start=1):
+            stripped = raw.strip()
+            match = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
+            if match:
+                current = match.group(1).replace('"', "").replace(" ", "")
+                if f"{current}" == ".".join(table + [leaf]):
+                    return number
+                continue
+            if current == header and re.match(rf'^"?{re.escape(leaf)}"?\s*=', stripped):
+                return number
+        return None
+
+
+class _Reader:
+    def __init__(self, path: Path, data: Mapping[str, Any], text: str) -> None:
+        self.path = path
+        self.data = data
+        self.locator = _Locator(text)
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.path, key, problem, self.locator.line_of(key))
+
+    def table(self, key: str) -> Mapping[str, Any]:
+        node: Any = self.data
+        for part in key.split(".") if key else []:
+            node = node.get(part, {}) if isinstance(node, Mapping) else {}
+            if not isinstance(node, Mapping):
+                raise self.error(key, f"expected a table, found {type(node).__name__}")
+        return node
+
+    def check_keys(self, key: str, allowed: set[str]) -> None:
+        for name in self.table(key):
+            if name not in allowed:
+                hint = difflib.get_close_matches(name, sorted(allowed), n=1)
+                suggestion = f"; did you mean '{hint[0]}'?" if hint else f"; known keys: {', '.join(sorted(allowed))}"
+                full = f"{key}.{name}" if key else name
+                raise self.error(full, f"unknown key '{name}'{suggestion}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        table_key, _, leaf = key.rpartition(".")
+        value = self.table(table_key).get(leaf, default)
+        if value is default:
+            return default
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.error(key, f"expected {_article(names)}, found {type(value).__name__} {value!r}")
+        return value
+
+    def duration(self, key: str, default: float) -> float:
+        value = self.get(key, (str, int, float), None)
+        if value is None:
+            return default
+        try:
+            return parse_duration(value)
+        except ValueError as error:
+            raise self.error(key, str(error)) from None
+
+    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self.get(key, list, None)
+        if value is None:
+            return default
+        if not all(isinstance(v, str) for v in value):
+            raise self.error(key, "expected a list of strings")
+        return tuple(value)
+
+
+def _article(names: str) -> str:
+    return f"an {names}" if names[0] in "aeiou" else f"a {names}"
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate `path`. Raises ConfigError naming file, key and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "", "no such file; run `shipdeck init` to write a commented one") from None
+    except OSError as error:
+        raise ConfigError(path, "", f"cannot be read: {error.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
+        line = int(match.group(1)) if match else None
+        problem = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        raise ConfigError(path, "", f"not valid TOML: {problem}", line) from None
+    return parse_config(path, data, text)
+
+
+def parse_config(path: Path, data: Mapping[str, Any], text: str = "") -> Config:
+    reader = _Reader(path, data, text)
+    for table, allowed in KNOWN_KEYS.items():
+        reader.check_keys(table, allowed)
+
+    project = ProjectConfig(
+        name=reader.get("project.name", str, "product"),
+        remote=reader.get("project.remote", str, "origin"),
+        main_branch=reader.get("project.main_branch", str, "main"),
+        develop_branch=reader.get("project.develop_branch", str, "develop"),
+        compare_url=reader.get("project.compare_url", str, ""),
+        state_dir=reader.get("project.state_dir", str, ""),
+    )
+
+    days = reader.strings("release.window.days", ("fri",))
+    for day in days:
+        if day.lower()[:3] not in DAY_NAMES:
+            raise reader.error("release.window.days", f"unknown day {day!r}; use {', '.join(DAY_NAMES)}")
+    window = Window(
+        days=tuple(d.lower()[:3] for d in days),
+        start=_clock(reader, "release.window.start", "14:00"),
+        end=_clock(reader, "release.window.end", "17:00"),
+        timezone=_timezone(reader, "release.window.timezone", "America/Los_Angeles"),
+        always=reader.get("release.window.always", bool, False),
+    )
+    approvals: dict[str, ApprovalRule] = {}
+    for release_type, rule in reader.table("release.approvals").items():
+        key = f"release.approvals.{release_type}"
+        if release_type not in ("regular", "hotfix", "major"):
+            raise reader.error(key, "release types are regular, hotfix and major")
+        if not isinstance(rule, Mapping):
+            raise reader.error(key, 'expected a table such as { roles = ["engineering-manager"], require = "any" }')
+        reader.check_keys(key, {"roles", "require"})
+        require = reader.get(f"{key}.require", str, "any")
+        if require not in ("any", "all"):
+            raise reader.error(f"{key}.require", 'expected "any" or "all"')
+        approvals[release_type] = ApprovalRule(roles=reader.strings(f"{key}.roles", ()), require=require)
+
+    roles: dict[str, tuple[str, ...]] = {}
+    for role in reader.table("roles"):
+        roles[role] = reader.strings(f"roles.{role}", ())
+    rollback_roles = reader.strings("release.rollback_roles", ())
+    for role in [r for rule in approvals.values() for r in rule.roles] + list(rollback_roles):
+        if roles and role not in roles:
+            raise reader.error("roles", f"role {role!r} is used in [release] but nobody holds it in [roles]")
+
+    release = ReleaseConfig(
+        branch_pattern=reader.get("release.branch_pattern", str, "release/{date}"),
+        hotfix_branch_pattern=reader.get("release.hotfix_branch_pattern", str, "hotfix/{version}"),
+        tag_pattern=reader.get("release.tag_pattern", str, "v{version}"),
+        window=window,
+        approvals=approvals,
+        rollback_roles=rollback_roles,
+        announce_channel=reader.get("release.announce_channel", str, "engineering"),
+        success_channel=reader.get("release.success_channel", str, "general"),
+    )
+    if "{version}" not in release.tag_pattern:
+        raise reader.error("release.tag_pattern", "must contain {version}, e.g. \"v{version}\"")
+
+    environments: dict[str, Mapping[str, Any]] = {}
+    for name, env in reader.table("environments").items():
+        if not isinstance(env, Mapping):
+            raise reader.error(f"environments.{name}", "expected a table with url = \"https://…\"")
+        environments[name] = dict(env)
+
+    series: list[SeriesSpec] = []
+    for name, spec in reader.table("metrics.series").items():
+        key = f"metrics.series.{name}"
+        if not isinstance(spec, Mapping):
+            raise reader.error(key, "expected a table with query, unit and thresholds")
+        reader.check_keys(key, SERIES_KEYS)
+        series.append(
+            SeriesSpec(
+                name=name,
+                unit=reader.get(f"{key}.unit", str, ""),
+                baseline=reader.get(f"{key}.baseline", float, None),
+                warn_above=reader.get(f"{key}.warn_above", float, None),
+                rollback_above=reader.get(f"{key}.rollback_above", float, None),
+            )
+        )
+
+    watch = WatchConfig(
+        deploy_window=reader.duration("watch.deploy_window", 1800.0),
+        post_release=reader.duration("watch.post_release", 7200.0),
+        breach_for=reader.duration("watch.breach_for", 120.0),
+        blind_after=reader.duration("watch.blind_after", 120.0),
+    )
+    metrics_interval = reader.duration("metrics.interval", 10.0)
+    if metrics_interval <= 0:
+        raise reader.error("metrics.interval", "must be more than zero")
+    if watch.blind_after < metrics_interval:
+        raise reader.error("watch.blind_after", f"must be at least metrics.interval ({metrics_interval:g}s), or every poll would look blind")
+
+    checks = reader.data.get("smoke", {}).get("checks", []) if isinstance(reader.data.get("smoke"), Mapping) else []
+    if not isinstance(checks, list) or not all(isinstance(c, Mapping) for c in checks):
+        raise reader.error("smoke.checks", "expected an array of tables ([[smoke.checks]])")
+    for index, check in enumerate(checks):
+        if not isinstance(check.get("name"), str):
+            raise reader.error("smoke.checks", f"check #{index + 1} needs a name = \"…\"")
+
+    return Config(
+        path=path,
+        project=project,
+        release=release,
+        roles=roles,
+        environments=environments,
+        image=_provider(reader, "image", "none"),
+        deploy=_provider(reader, "deploy", "none"),
+        metrics=_provider(reader, "metrics", "none", exclude={"series", "interval"}),
+        metrics_interval=metrics_interval,
+        series=tuple(series),
+        smoke=_provider(reader, "smoke", "none", exclude={"checks"}),
+        smoke_checks=tuple(dict(c) for c in checks),
+        notify=_provider(reader, "notify", "console"),
+        watch=watch,
+        migrations_dirs=reader.strings("migrations.directories", ("migrations/versions", "alembic/versions")),
+        notes=dict(reader.table("notes")),
+        sandbox=dict(reader.table("sandbox")),
+        raw=data,
+    )
+
+
+def _provider(reader: _Reader, key: str, default: str, exclude: set[str] = frozenset()) -> ProviderConfig:  # type: ignore[assignment]
+    table = reader.table(key)
+    name = reader.get(f"{key}.provider", str, default)
+    return ProviderConfig(provider=name, settings={k: v for k, v in table.items() if k != "provider" and k not in exclude})
+
+
+def _clock(reader: _Reader, key: str, default: str) -> str:
+    value = reader.get(key, str, default)
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise reader.error(key, f"expected a 24-hour time like \"14:00\", found {value!r}")
+    return value
+
+
+def _timezone(reader: _Reader, key: str, default: str) -> str:
+    value = reader.get(key, str, default)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise reader.error(key, f"unknown time zone {value!r}; use an IANA name like \"America/Los_Angeles\"") from None
+    return value
+
+
+def resolve_environment(config: Config, name: str) -> Mapping[str, Any]:
+    if config.environments and name not in config.environments:
+        known = ", ".join(sorted(config.environments))
+        raise ConfigError(config.path, f"environments.{name}", f"no such environment; configured: {known}")
+    return config.environments.get(name, {})

@@ -1,0 +1,117 @@
+"""The append-only JSONL journal of one release.
+
+One event per line: `{"seq", "at", "kind", "data", "sum"}` where `sum` is a checksum of the
+rest of the line. A line is written and fsynced before anything acts on its event. A last
+line without its newline is a write the process never finished (it was never acted on): it
+is cut on load. A checksum mismatch anywhere else is corruption and is reported by line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from .events import Event, EventKind
+
+
+class JournalCorrupt(Exception):
+    """A complete journal line that does not verify; never silently dropped."""
+
+    def __init__(self, path: Path, line: int, problem: str) -> None:
+        super().__init__(f"{path}:{line}: {problem}; the journal was not changed. Move the file aside to start over.")
+        self.path = path
+        self.line = line
+
+
+def _checksum(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
+
+
+def encode(event: Event) -> bytes:
+    body = json.dumps(event.to_record(), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    record = body[:-1] + f',"sum":"{_checksum(body)}"}}'
+    return (record + "\n").encode("utf-8")
+
+
+def decode(line: bytes, path: Path, number: int) -> Event:
+    try:
+        text = line.decode("utf-8")
+        record: dict[str, Any] = json.loads(text)
+        claimed = record.pop("sum")
+    except (UnicodeDecodeError, ValueError, KeyError, AttributeError) as error:
+        raise JournalCorrupt(path, number, f"unreadable record ({error.__class__.__name__})") from None
+    body = json.dumps(record, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    if _checksum(body) != claimed:
+        raise JournalCorrupt(path, number, "checksum mismatch")
+    try:
+        return Event.from_record(record)
+    except (KeyError, ValueError) as error:
+        raise JournalCorrupt(path, number, f"unknown record shape ({error})") from None
+
+
+class Journal:
+    """Appends events durably and reads them back.
+
+    Args:
+        path: the release's `.jsonl` file; created with its parent folders on first append.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._file: Any = None
+        self.next_seq = 1
+        self.truncated_bytes = 0  # how much of a torn tail the last load cut
+
+    def load(self) -> list[Event]:
+        """Read every event; cut a torn last line; raise JournalCorrupt on a bad complete line."""
+        if not self.path.exists():
+            self.next_seq = 1
+            return []
+        raw = self.path.read_bytes()
+        events: list[Event] = []
+        keep = len(raw)
+        if raw and not raw.endswith(b"\n"):
+            keep = raw.rfind(b"\n") + 1  # everything after the last newline is a torn write
+        for number, line in enumerate(raw[:keep].splitlines(), start=1):
+            if not line.strip():
+                continue
+            event = decode(line, self.path, number)
+            expected = events[-1].seq + 1 if events else event.seq
+            if event.seq != expected:
+                raise JournalCorrupt(self.path, number, f"sequence {event.seq} follows {expected - 1}")
+            events.append(event)
+        if keep != len(raw):
+            self.truncated_bytes = len(raw) - keep
+            with open(self.path, "r+b") as handle:
+                handle.truncate(keep)
+                handle.flush()
+                os.fsync(handle.fileno())
+        self.next_seq = events[-1].seq + 1 if events else 1
+        return events
+
+    def append(self, kind: EventKind, data: dict[str, Any], at: float) -> Event:
+        """Write one event and fsync it; only then does the caller act on it."""
+        event = Event(kind=kind, data=data, at=at, seq=self.next_seq)
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "ab")
+        self._file.write(encode(event))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self.next_seq += 1
+        return event
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def iter_journals(state_dir: Path) -> Iterator[Path]:
+    """Every release journal under a state directory, oldest first."""
+    if not state_dir.exists():
+        return iter(())
+    return iter(sorted(state_dir.glob("**/releases/*.jsonl"), key=lambda p: p.name))

@@ -1,0 +1,299 @@
+"""The release model: plain values the reducer folds events into.
+
+Nothing here performs I/O. Every type is a frozen dataclass or an enum so a state can be
+compared, copied and replayed without surprises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Mapping
+
+
+class ReleaseType(str, Enum):
+    REGULAR = "regular"
+    HOTFIX = "hotfix"
+    MAJOR = "major"
+
+
+class Phase(str, Enum):
+    PREFLIGHT = "preflight"
+    CUT = "cut"
+    IMAGE = "image"
+    DEPLOY = "deploy"
+    VERIFY = "verify"
+    WATCH = "watch"
+    RELEASED = "released"
+    FINALIZE = "finalize"
+    DONE = "done"
+    ROLLING_BACK = "rolling_back"
+    ROLLED_BACK = "rolled_back"
+    ROLLBACK_FAILED = "rollback_failed"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+    @property
+    def terminal(self) -> bool:
+        """A terminal phase is never left; the release is over."""
+        return self in TERMINAL_PHASES
+
+
+# rollback_failed is deliberately not terminal: production may still run the new version,
+# so a person must be able to retry the rollback.
+TERMINAL_PHASES = frozenset({Phase.DONE, Phase.ROLLED_BACK, Phase.FAILED, Phase.ABORTED})
+
+
+class Group(str, Enum):
+    """Where a step sits in the reference checklist."""
+
+    PRE_RELEASE = "pre-release"
+    RELEASE_DAY = "release-day"
+    POST_RELEASE = "post-release"
+    ROLLBACK = "rollback"
+
+
+class StepKind(str, Enum):
+    AUTOMATIC = "automatic"  # the runner executes it through a provider
+    MANUAL = "manual"  # a person does it and confirms
+    APPROVAL = "approval"  # a person holding a role approves
+
+
+class StepStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"  # needs a person: approval, manual confirmation or a blocked check
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    WAIVED = "waived"
+
+    @property
+    def finished(self) -> bool:
+        return self in (StepStatus.PASSED, StepStatus.SKIPPED, StepStatus.WAIVED)
+
+
+class Health(str, Enum):
+    OK = "ok"
+    WARN = "warn"  # above the warn line, or above rollback but not yet sustained
+    BREACH = "breach"  # rollback criterion sustained for breach_for
+    BLIND = "blind"  # no data for longer than blind_after: never healthy
+    UNKNOWN = "unknown"  # no sample yet
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One checklist item of a plan.
+
+    `action` names the handler the runner executes for automatic steps; `roles` are the
+    approving roles (any one of them suffices unless `all_roles`); `changes_production` marks
+    the step after whose success production runs the new version.
+    """
+
+    id: str
+    title: str
+    phase: Phase
+    group: Group
+    kind: StepKind = StepKind.AUTOMATIC
+    action: str = ""
+    roles: tuple[str, ...] = ()
+    all_roles: bool = False
+    optional: bool = False  # may be skipped by policy (hotfix fast-track)
+    changes_production: bool = False
+    side_effect: bool = False  # journaled as intent/outcome; reconciled on resume
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "phase": self.phase.value,
+            "group": self.group.value,
+            "kind": self.kind.value,
+            "action": self.action,
+            "roles": list(self.roles),
+            "all_roles": self.all_roles,
+            "optional": self.optional,
+            "changes_production": self.changes_production,
+            "side_effect": self.side_effect,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepSpec:
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            phase=Phase(data["phase"]),
+            group=Group(data["group"]),
+            kind=StepKind(data.get("kind", "automatic")),
+            action=data.get("action", ""),
+            roles=tuple(data.get("roles", ())),
+            all_roles=bool(data.get("all_roles", False)),
+            optional=bool(data.get("optional", False)),
+            changes_production=bool(data.get("changes_production", False)),
+            side_effect=bool(data.get("side_effect", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Approval:
+    by: str
+    role: str
+    at: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StepState:
+    spec: StepSpec
+    status: StepStatus = StepStatus.PENDING
+    started_at: float | None = None
+    finished_at: float | None = None
+    summary: str = ""  # one line: what passed, what failed and why
+    evidence: tuple[tuple[str, str], ...] = ()  # (label, value) pairs for the detail view
+    approvals: tuple[Approval, ...] = ()
+    waived_by: str = ""
+    waive_reason: str = ""
+    progress: float | None = None  # 0..1 when the provider reports it
+    attempt: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+
+@dataclass(frozen=True)
+class Sample:
+    series: str
+    at: float
+    value: float | None  # None: the source answered but had no data for this interval
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """Thresholds of one watched metric (copied into the journal when the release starts)."""
+
+    name: str
+    unit: str = ""
+    baseline: float | None = None
+    warn_above: float | None = None
+    rollback_above: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "unit": self.unit,
+            "baseline": self.baseline,
+            "warn_above": self.warn_above,
+            "rollback_above": self.rollback_above,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SeriesSpec:
+        return cls(
+            name=data["name"],
+            unit=data.get("unit", ""),
+            baseline=data.get("baseline"),
+            warn_above=data.get("warn_above"),
+            rollback_above=data.get("rollback_above"),
+        )
+
+
+@dataclass(frozen=True)
+class WatchPolicy:
+    breach_for: float  # seconds a rollback criterion must hold before it counts
+    blind_after: float  # seconds without data after which a series is blind
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"breach_for": self.breach_for, "blind_after": self.blind_after}
+
+
+@dataclass(frozen=True)
+class SeriesHealth:
+    spec: SeriesSpec
+    health: Health = Health.UNKNOWN
+    last_value: float | None = None
+    last_sample_at: float | None = None  # time of the last sample that carried data
+    last_poll_at: float | None = None
+    first_poll_at: float | None = None
+    above_since: float | None = None  # first sample of the current run above rollback_above
+    breach_at: float | None = None
+    blind_since: float | None = None
+    was_blind: bool = False  # blind at any point of the current watch
+
+
+@dataclass(frozen=True)
+class Intent:
+    key: str
+    step: str
+    action: str
+    params: Mapping[str, Any]
+    at: float
+
+
+@dataclass(frozen=True)
+class Rollback:
+    requested_by: str
+    reason: str
+    target: str
+    from_version: str
+    automatic: bool
+    breaches: tuple[str, ...] = ()
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Release:
+    """The whole state of one release: `fold(apply, events)`."""
+
+    id: str = ""
+    version: str = ""
+    tag: str = ""
+    release_type: ReleaseType = ReleaseType.REGULAR
+    environment: str = ""
+    previous_tag: str = ""
+    branch: str = ""
+    captain: str = ""
+    started_at: float | None = None
+    updated_at: float | None = None
+    steps: tuple[StepState, ...] = ()
+    series: tuple[SeriesHealth, ...] = ()
+    watch_policy: WatchPolicy = WatchPolicy(breach_for=120.0, blind_after=120.0)
+    # What production runs, as far as the journal knows; "" = unknown (a deploy whose
+    # outcome was never recorded).
+    production_version: str = ""
+    production_changed_at: float | None = None
+    intents: tuple[Intent, ...] = ()  # open intents: journaled before acting, no outcome yet
+    rollback: Rollback | None = None
+    aborted_by: str = ""
+    abort_reason: str = ""
+    failure: str = ""
+    last_seq: int = 0
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def started(self) -> bool:
+        return bool(self.id)
+
+    def step(self, step_id: str) -> StepState | None:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        return None
+
+    def series_health(self, name: str) -> SeriesHealth | None:
+        for item in self.series:
+            if item.spec.name == name:
+                return item
+        return None
+
+    @property
+    def production_runs_new_version(self) -> bool:
+        return bool(self.version) and self.production_version == self.version
+
+    @property
+    def production_unknown(self) -> bool:
+        """A production-changing action started and its outcome is not known."""
+        return any(
+            (self.step(i.step) is not None and self.step(i.step).spec.changes_production)  # type: ignore[union-attr]
+            for i in self.intents
+        )
