@@ -20,6 +20,7 @@ class EventKind(str, Enum):
     STEP_FAILED = "step_failed"  # step, summary, evidence?
     STEP_SKIPPED = "step_skipped"  # step, reason
     STEP_WAIVED = "step_waived"  # step, by, reason
+    STEP_RETRIED = "step_retried"  # step, by: back to pending
     APPROVAL_GRANTED = "approval_granted"  # step, by, role, reason
     INTENT = "intent"  # key, step, action, params
     OUTCOME = "outcome"  # key, status: done|not_done|failed, result

@@ -65,8 +65,12 @@ class Journal:
         self.next_seq = 1
         self.truncated_bytes = 0  # how much of a torn tail the last load cut
 
-    def load(self) -> list[Event]:
-        """Read every event; cut a torn last line; raise JournalCorrupt on a bad complete line."""
+    def load(self, repair: bool = True) -> list[Event]:
+        """Read every event; raise JournalCorrupt on a bad complete line.
+
+        A torn last line is ignored, and cut from the file when `repair` is set; only the
+        lock holder repairs, since a reader may see another process in mid-write.
+        """
         if not self.path.exists():
             self.next_seq = 1
             return []
@@ -83,7 +87,7 @@ class Journal:
             if event.seq != expected:
                 raise JournalCorrupt(self.path, number, f"sequence {event.seq} follows {expected - 1}")
             events.append(event)
-        if keep != len(raw):
+        if keep != len(raw) and repair:
             self.truncated_bytes = len(raw) - keep
             with open(self.path, "r+b") as handle:
                 handle.truncate(keep)

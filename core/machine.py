@@ -83,7 +83,9 @@ def rollback_availability(state: Release) -> tuple[bool, str]:
         return True, "retry the failed rollback"
     if state.production_runs_new_version:
         return True, f"production runs {state.tag}"
-    if state.production_unknown:
+    if state.production_unknown and not any(
+        s.status is StepStatus.RUNNING for s in state.steps if s.spec.changes_production
+    ):
         return True, "production state unknown: a deploy's outcome was never recorded"
     return False, f"production has not changed yet (still {state.previous_tag})"
 
@@ -228,6 +230,15 @@ def _step_waived(state: Release, event: Event) -> Release:
         waive_reason=str(event.data.get("reason", "")),
         summary=f"waived by {event.data.get('by', '?')}: {event.data.get('reason', '')}",
     )
+
+
+def _step_retried(state: Release, event: Event) -> Release:
+    step = state.step(event.data["step"])
+    if step is None or step.status not in (StepStatus.FAILED, StepStatus.WAITING):
+        return state
+    if step.spec.kind is StepKind.APPROVAL:
+        return state
+    return _update_step(state, step.id, status=StepStatus.PENDING, summary=f"retry requested by {event.data.get('by', '?')}")
 
 
 def _approval_granted(state: Release, event: Event) -> Release:
@@ -379,6 +390,7 @@ _HANDLERS = {
     EventKind.STEP_FAILED: _step_finished(StepStatus.FAILED),
     EventKind.STEP_SKIPPED: _step_finished(StepStatus.SKIPPED),
     EventKind.STEP_WAIVED: _step_waived,
+    EventKind.STEP_RETRIED: _step_retried,
     EventKind.APPROVAL_GRANTED: _approval_granted,
     EventKind.INTENT: _intent,
     EventKind.OUTCOME: _outcome,
@@ -454,6 +466,23 @@ def breached_series(state: Release) -> list[SeriesHealth]:
 def describe_breach(health: SeriesHealth) -> str:
     unit = health.spec.unit
     return f"{health.spec.name} {health.last_value:g}{unit} > {health.spec.rollback_above:g}{unit}"
+
+
+def watch_verdict(series: Sequence[SeriesHealth], blind_during: Iterable[str]) -> tuple[bool, str]:
+    """Whether a finished watch may pass. Blind at any point, or a breach still open, never passes."""
+    blind = sorted(set(blind_during) | {h.spec.name for h in series if h.health is Health.BLIND})
+    if blind:
+        return False, (
+            f"blind: no data for {', '.join(blind)} during the watch; production health is unknown. "
+            "Check by hand, then waive with a reason, or roll back"
+        )
+    if any(h.health is Health.UNKNOWN for h in series):
+        missing = ", ".join(h.spec.name for h in series if h.health is Health.UNKNOWN)
+        return False, f"no sample at all for {missing}: production health is unknown"
+    breaches = [h for h in series if h.health is Health.BREACH]
+    if breaches:
+        return False, "breach unresolved: " + "; ".join(describe_breach(h) for h in breaches) + " — roll back or waive"
+    return True, "all series healthy"
 
 
 def next_actions(state: Release, policy: Policy) -> list[Action]:

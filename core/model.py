@@ -258,8 +258,8 @@ class Release:
     steps: tuple[StepState, ...] = ()
     series: tuple[SeriesHealth, ...] = ()
     watch_policy: WatchPolicy = WatchPolicy(breach_for=120.0, blind_after=120.0)
-    # What production runs, as far as the journal knows; "" = unknown (a deploy whose
-    # outcome was never recorded).
+    # The tag production runs, as far as the journal knows ("" before the first deploy is
+    # recorded; see `production_unknown` for a deploy whose outcome was never recorded).
     production_version: str = ""
     production_changed_at: float | None = None
     intents: tuple[Intent, ...] = ()  # open intents: journaled before acting, no outcome yet
@@ -288,7 +288,7 @@ class Release:
 
     @property
     def production_runs_new_version(self) -> bool:
-        return bool(self.version) and self.production_version == self.version
+        return bool(self.tag) and self.production_version == self.tag
 
     @property
     def production_unknown(self) -> bool:

@@ -1,0 +1,42 @@
+"""The headless exit-code contract (DESIGN.md, "CLI contract"); the one place that owns it."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from .machine import current_step, phase_of
+from .model import Health, Phase, Release, StepStatus
+
+
+class ExitCode(IntEnum):
+    RELEASED = 0  # released (or nothing left to do)
+    FAILED = 1  # failed before production changed
+    USAGE = 2  # usage or configuration error
+    ROLLED_BACK = 3  # production is on the previous version
+    WAITING = 4  # waiting for a person: approval, manual step, lock held, outside the window
+    PAGE = 5  # production state unknown or rollback failed: page a human
+
+
+def exit_code_for(state: Release) -> ExitCode:
+    """What a headless run that stopped at `state` exits with."""
+    phase = phase_of(state)
+    if phase is Phase.DONE:
+        return ExitCode.RELEASED
+    if phase in (Phase.FAILED, Phase.ABORTED):
+        return ExitCode.FAILED
+    if phase is Phase.ROLLED_BACK:
+        return ExitCode.ROLLED_BACK
+    if phase in (Phase.ROLLBACK_FAILED, Phase.ROLLING_BACK) or state.production_unknown:
+        return ExitCode.PAGE
+    production_changed = state.production_runs_new_version
+    step = current_step(state)
+    if production_changed:
+        # Production runs the new version and the engine cannot vouch for it: blind metrics,
+        # a failed check with nothing to roll back to, an unresolved breach.
+        if any(h.health in (Health.BLIND, Health.BREACH) for h in state.series):
+            return ExitCode.PAGE
+        if step is not None and step.status is StepStatus.FAILED:
+            return ExitCode.PAGE
+        if step is not None and step.spec.id in ("watch", "post.watch") and step.status is StepStatus.WAITING:
+            return ExitCode.PAGE
+    return ExitCode.WAITING

@@ -1,0 +1,99 @@
+"""The small Protocols every outside system sits behind.
+
+The runner only talks to these. A provider reports progress through a callback and raises
+`ProviderError` with a message a captain can act on (which system, what happened, what to do).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Mapping, Protocol, Sequence
+
+
+class ProviderError(Exception):
+    """An outside system failed; the message names it and says what to do next."""
+
+
+class NotConfigured(ProviderError):
+    """The config names a provider that this version of shipdeck does not have yet."""
+
+
+@dataclass(frozen=True)
+class DeployProgress:
+    """One report from a running deploy (or rollback)."""
+
+    stage: str
+    message: str
+    progress: float | None = None  # 0..1 over the whole deploy
+    healthy: int | None = None
+    desired: int | None = None
+    stages: tuple[tuple[str, str], ...] = ()  # (stage name, status) in order
+    log: tuple[str, ...] = ()  # new log lines since the last report
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    tag: str
+    production_changed: bool
+    summary: str
+    evidence: Mapping[str, str] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[DeployProgress], Awaitable[None]]
+
+
+class Deployer(Protocol):
+    async def deploy(self, tag: str, key: str, on_progress: ProgressCallback) -> DeployResult:
+        """Put `tag` on production; `key` is unique per attempt and lets `reconcile` find it."""
+        ...
+
+    async def reconcile(self, tag: str, key: str, on_progress: ProgressCallback) -> DeployResult | None:
+        """After a crash: follow the deploy started with `key` to its end, or None if it never started."""
+        ...
+
+
+class ImageRegistry(Protocol):
+    async def image_exists(self, tag: str) -> tuple[bool, str]:
+        """Whether an image for `tag` exists, with a line of evidence (digest, pushed at)."""
+        ...
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    series: str
+    at: float
+    value: float | None
+
+
+class MetricsSource(Protocol):
+    async def latest(self, series: Sequence[str], now: float) -> list[MetricPoint]:
+        """The most recent value of each series at `now`; value None when there is no data."""
+        ...
+
+
+@dataclass(frozen=True)
+class SmokeResult:
+    name: str
+    passed: bool
+    detail: str
+    duration: float = 0.0
+
+
+class SmokeRunner(Protocol):
+    async def run(self, environment: str, base_url: str) -> list[SmokeResult]:
+        ...
+
+
+class Notifier(Protocol):
+    async def post(self, channel: str, text: str, key: str) -> str:
+        """Post `text`; returns where it went. `key` makes a retried post recognisable."""
+        ...
+
+    async def was_posted(self, key: str) -> bool:
+        ...
+
+
+class CiStatus(Protocol):
+    async def status(self, commit: str) -> tuple[bool | None, str]:
+        """True green, False red, None unknown; with a line of evidence."""
+        ...

@@ -1,0 +1,366 @@
+"""The runner: executes what the reducer asks for, journals every outcome, publishes events.
+
+One asyncio loop drives one release. Steps run as tasks; commands from people arrive on a
+queue (the cockpit) or through the inbox folder (another terminal). Every event is
+journaled and fsynced before the state changes and before any view hears of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from . import actions
+from .clock import Clock
+from .commands import Authority, Command, check
+from .config import Config
+from .events import Event, EventKind
+from .journal import Journal
+from .machine import (
+    Approve,
+    ConfirmManual,
+    FailRelease,
+    Policy,
+    RequestRollback,
+    RunStep,
+    SkipStep,
+    apply,
+    breached_series,
+    current_step,
+    fold,
+    is_terminal,
+)
+from .model import Intent, Release, StepKind, StepStatus
+from .providers.base import ProviderError
+
+Subscriber = Callable[[Event, Release], None]
+
+INBOX_POLL_SECONDS = 0.5
+
+
+@dataclass
+class Services:
+    """The providers one release uses; `git` and `repo_path` may be None outside a repository."""
+
+    deployer: Any
+    notifier: Any
+    registry: Any = None
+    metrics: Any = None
+    smoke: Any = None
+    ci: Any = None
+    git: Any = None
+    repo_path: Path | None = None
+
+
+class Runner:
+    """Drives one release from its journal.
+
+    Args:
+        journal: the release journal (already loaded; `events` are its contents).
+        interactive: True under the cockpit: when nothing can proceed, wait for a person
+            instead of returning.
+    """
+
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        events: list[Event],
+        config: Config,
+        services: Services,
+        policy: Policy,
+        authority: Authority,
+        clock: Clock,
+        interactive: bool = False,
+        force: bool = False,
+        inbox: Path | None = None,
+        notes_path: Path | None = None,
+    ) -> None:
+        self.journal = journal
+        self.config = config
+        self.services = services
+        self.policy = policy
+        self.authority = authority
+        self.clock = clock
+        self.interactive = interactive
+        self.force = force
+        self.inbox = inbox
+        self.notes_path = notes_path
+        self.state: Release = fold(events)
+        self._subscribers: list[Subscriber] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._commands: asyncio.Queue[tuple[Command, asyncio.Future[str | None]]] | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = False
+
+    # -- publishing --------------------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    async def emit(self, kind: EventKind, data: Mapping[str, Any]) -> Event:
+        """Journal an event (durably), fold it into the state, then tell the views."""
+        event = self.journal.append(kind, dict(data), self.clock.now())
+        self.state = apply(self.state, event)
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber(event, self.state)
+            except Exception:  # a broken view must never stop a release
+                traceback.print_exc(file=sys.stderr)
+        if self._wake is not None:
+            self._wake.set()
+        return event
+
+    # -- commands ----------------------------------------------------------------------
+
+    def submit(self, command: Command) -> asyncio.Future[str | None]:
+        """Queue a command; the future resolves to None when carried out, else the refusal."""
+        assert self._commands is not None, "submit() before run()"
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._commands.put_nowait((command, future))
+        if self._wake is not None:
+            self._wake.set()
+        return future
+
+    async def execute_command(self, command: Command) -> str | None:
+        """Check and journal one command. Returns the refusal, or None."""
+        refusal = check(self.state, command, self.authority)
+        if refusal:
+            return refusal
+        step = self.state.step(command.step) if command.step else current_step(self.state)
+        verb = command.verb
+        if verb == "approve" and step is not None:
+            held = [r for r in self.authority.roles_of(command.by) if r in step.spec.roles]
+            granted = {a.role for a in step.approvals}
+            role = next((r for r in held if r not in granted), held[0] if held else "")
+            await self.emit(EventKind.APPROVAL_GRANTED, {"step": step.id, "by": command.by, "role": role, "reason": command.reason})
+        elif verb == "confirm" and step is not None:
+            await self.emit(
+                EventKind.STEP_PASSED,
+                {"step": step.id, "summary": f"confirmed by {command.by}" + (f": {command.reason}" if command.reason else "")},
+            )
+        elif verb == "waive" and step is not None:
+            await self.emit(EventKind.STEP_WAIVED, {"step": step.id, "by": command.by, "reason": command.reason})
+        elif verb == "retry" and step is not None:
+            await self.emit(EventKind.STEP_RETRIED, {"step": step.id, "by": command.by})
+        elif verb == "rollback":
+            await self._request_rollback(command.by, command.reason, automatic=False)
+        elif verb == "abort":
+            await self.emit(EventKind.RELEASE_ABORTED, {"by": command.by, "reason": command.reason})
+        return None
+
+    async def _request_rollback(self, by: str, reason: str, automatic: bool) -> None:
+        state = self.state
+        target = state.rollback.target if state.rollback else state.previous_tag
+        await self.emit(
+            EventKind.ROLLBACK_REQUESTED,
+            {
+                "by": by,
+                "reason": reason,
+                "target": target,
+                "automatic": automatic,
+                "breaches": [h.spec.name for h in breached_series(state)],
+            },
+        )
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def run(self) -> Release:
+        """Run until the release is over, or (headless) until it waits for a person."""
+        self._commands = asyncio.Queue()
+        self._wake = asyncio.Event()
+        await self._recheck_blocked_steps()
+        try:
+            while not self._stopping:
+                await self._drain_commands()
+                self._cancel_superseded()
+                if is_terminal(self.state):
+                    break
+                if await self._act():
+                    continue
+                if not self._tasks and not self.interactive:
+                    break  # headless and nothing can proceed without a person
+                await self._sleep_until_woken()
+        finally:
+            for task in self._tasks.values():
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            self._tasks.clear()
+        return self.state
+
+    def stop(self) -> None:
+        """Stop after the current event; the journal lets `resume` carry on later."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _act(self) -> bool:
+        """Take the reducer's next actions. True when something was journaled."""
+        from .machine import next_actions
+
+        journaled = False
+        for action in next_actions(self.state, self.policy):
+            if isinstance(action, RunStep):
+                if action.step not in self._tasks:
+                    self._tasks[action.step] = asyncio.create_task(self._run_step(action.step), name=action.step)
+            elif isinstance(action, SkipStep):
+                await self.emit(EventKind.STEP_SKIPPED, {"step": action.step, "reason": action.reason})
+                journaled = True
+            elif isinstance(action, Approve):
+                await self.emit(
+                    EventKind.APPROVAL_GRANTED,
+                    {"step": action.step, "by": action.by, "role": action.role, "reason": action.reason},
+                )
+                journaled = True
+            elif isinstance(action, ConfirmManual):
+                await self.emit(EventKind.STEP_PASSED, {"step": action.step, "summary": f"confirmed by {action.by} (--yes)"})
+                journaled = True
+            elif isinstance(action, RequestRollback):
+                await self._request_rollback("shipdeck (auto)", action.reason, automatic=True)
+                journaled = True
+            elif isinstance(action, FailRelease):
+                await self.emit(EventKind.RELEASE_FAILED, {"reason": action.reason})
+                journaled = True
+        return journaled
+
+    async def _recheck_blocked_steps(self) -> None:
+        """On (re)start, an automatic check that was blocked (window, CI) is checked again."""
+        step = current_step(self.state)
+        if step and step.status is StepStatus.WAITING and step.spec.kind is StepKind.AUTOMATIC and step.spec.action in actions.RECHECKABLE:
+            await self.emit(EventKind.STEP_RETRIED, {"step": step.id, "by": "shipdeck (resume)"})
+
+    def _cancel_superseded(self) -> None:
+        """A step a rollback superseded stops at once (its task removes itself when done)."""
+        for step_id, task in list(self._tasks.items()):
+            step = self.state.step(step_id)
+            if (step is None or step.status.finished) and not task.done():
+                task.cancel()
+
+    async def _drain_commands(self) -> None:
+        assert self._commands is not None
+        while not self._commands.empty():
+            command, future = self._commands.get_nowait()
+            try:
+                result = await self.execute_command(command)
+            except Exception as error:  # refuse, never crash the release
+                result = f"internal error: {error}"
+            if not future.done():
+                future.set_result(result)
+        await self._read_inbox()
+
+    async def _read_inbox(self) -> None:
+        if self.inbox is None or not self.inbox.exists():
+            return
+        for path in sorted(self.inbox.glob("*.json")):
+            try:
+                command = Command.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, TypeError):
+                continue  # half-written by the sender; read it on the next pass
+            result = await self.execute_command(command)
+            answer = {"ok": result is None, "message": result or "accepted"}
+            path.with_suffix(".result").write_text(json.dumps(answer), encoding="utf-8")
+            path.unlink(missing_ok=True)
+
+    async def _sleep_until_woken(self) -> None:
+        assert self._wake is not None
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=INBOX_POLL_SECONDS)
+        except asyncio.TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def _run_step(self, step_id: str) -> None:
+        try:
+            await actions.run_step(StepContext(self, step_id))
+        except asyncio.CancelledError:
+            raise
+        except ProviderError as error:
+            await self._fail(step_id, str(error))
+        except Exception as error:
+            traceback.print_exc(file=sys.stderr)
+            await self._fail(step_id, f"internal error in {step_id}: {error.__class__.__name__}: {error}")
+        finally:
+            self._tasks.pop(step_id, None)
+            if self._wake is not None:
+                self._wake.set()
+
+    async def _fail(self, step_id: str, summary: str) -> None:
+        step = self.state.step(step_id)
+        if step is not None and not step.status.finished:
+            for intent in self.state.intents:
+                if intent.step == step_id:
+                    await self.emit(EventKind.OUTCOME, {"key": intent.key, "status": "failed", "result": {"error": summary}})
+            await self.emit(EventKind.STEP_FAILED, {"step": step_id, "summary": summary})
+
+
+class StepContext:
+    """What a step handler may do: read the state, journal progress and results, use providers."""
+
+    def __init__(self, runner: Runner, step_id: str) -> None:
+        self.runner = runner
+        self.step_id = step_id
+
+    @property
+    def state(self) -> Release:
+        return self.runner.state
+
+    @property
+    def step(self):  # -> StepState
+        step = self.state.step(self.step_id)
+        assert step is not None
+        return step
+
+    @property
+    def config(self) -> Config:
+        return self.runner.config
+
+    @property
+    def services(self) -> Services:
+        return self.runner.services
+
+    @property
+    def clock(self) -> Clock:
+        return self.runner.clock
+
+    async def emit(self, kind: EventKind, data: Mapping[str, Any]) -> Event:
+        return await self.runner.emit(kind, data)
+
+    async def started(self) -> None:
+        if self.step.status is not StepStatus.RUNNING:
+            await self.emit(EventKind.STEP_STARTED, {"step": self.step_id})
+
+    async def progress(self, message: str, **details: Any) -> None:
+        await self.emit(EventKind.STEP_PROGRESSED, {"step": self.step_id, "message": message, **details})
+
+    async def passed(self, summary: str, evidence: Mapping[str, str] | None = None) -> None:
+        await self.emit(EventKind.STEP_PASSED, {"step": self.step_id, "summary": summary, "evidence": dict(evidence or {})})
+
+    async def failed(self, summary: str, evidence: Mapping[str, str] | None = None) -> None:
+        await self.emit(EventKind.STEP_FAILED, {"step": self.step_id, "summary": summary, "evidence": dict(evidence or {})})
+
+    async def skipped(self, reason: str) -> None:
+        await self.emit(EventKind.STEP_SKIPPED, {"step": self.step_id, "reason": reason})
+
+    async def waiting(self, reason: str, evidence: Mapping[str, str] | None = None) -> None:
+        await self.emit(EventKind.STEP_WAITING, {"step": self.step_id, "reason": reason, "evidence": dict(evidence or {})})
+
+    def open_intent(self) -> Intent | None:
+        return next((i for i in self.state.intents if i.step == self.step_id), None)
+
+    async def intent(self, action: str, params: Mapping[str, Any]) -> str:
+        key = f"{self.state.id}:{self.step_id}:{self.step.attempt}"
+        await self.emit(EventKind.INTENT, {"key": key, "step": self.step_id, "action": action, "params": dict(params)})
+        return key
+
+    async def outcome(self, key: str, status: str, result: Mapping[str, Any] | None = None) -> None:
+        await self.emit(EventKind.OUTCOME, {"key": key, "status": status, "result": dict(result or {})})
+
+    async def blocking(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking provider call (GitPython) off the event loop."""
+        return await asyncio.to_thread(function, *args, **kwargs)

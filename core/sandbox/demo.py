@@ -1,0 +1,59 @@
+"""The demo world: a generated repository, a config with short windows, simulated providers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config_writer import render
+from ..store import identity
+from .demo_repo import build_demo_repo
+from .simulated import SCENARIOS
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    root: Path
+    repo: Path
+    origin: Path
+    config: Path
+
+
+def demo_sections(scenario: str, captain: str, *, slow: bool = False) -> list:
+    """Config for the demo: everything simulated, windows in seconds, the captain holds every role.
+
+    `slow` stretches the watch for the cockpit, where a person wants time to look at it.
+    """
+    watch = {"deploy_window": "40s" if slow else "15s", "post_release": "8s" if slow else "4s", "breach_for": "3s", "blind_after": "3s"}
+    return [
+        ("The demo product: a generated repository with a bare origin beside it.",
+         {"project": {"name": "demo-product", "remote": "origin", "compare_url": "https://github.com/example/demo-product/compare/{previous}...{tag}", "state_dir": "state"}}),
+        ("Any time is release time in the demo.",
+         {"release": {"window": {"always": True}, "rollback_roles": ["engineering-manager", "cto", "on-call"],
+                      "approvals": {"regular": {"roles": ["engineering-manager"]}, "hotfix": {"roles": ["cto", "on-call"]},
+                                    "major": {"roles": ["cto", "product"], "require": "all"}}}}),
+        ("You hold every role in the demo.",
+         {"roles": {"engineering-manager": [captain], "cto": [captain], "on-call": [captain], "product": [captain]}}),
+        ("Everything below is simulated; the scenario decides how production behaves.",
+         {"sandbox": {"scenario": scenario, "production_tag": "v1.3.0", "world": "world.json", "ci": "simulated"}}),
+        ("", {"image": {"provider": "simulated"}}),
+        ("", {"deploy": {"provider": "simulated", "duration": "6s", "tasks": 4}}),
+        ("", {"environments": {"staging": {"url": "http://127.0.0.1:9/staging"}, "production": {"url": "http://127.0.0.1:9/"}}}),
+        ("", {"metrics": {"provider": "simulated", "interval": "1s", "series": {
+            "error_rate": {"unit": "%", "baseline": 1.0, "rollback_above": 5.0},
+            "p95_latency": {"unit": "ms", "baseline": 500.0, "rollback_above": 2000.0},
+            "queue_depth": {"unit": "", "warn_above": 100.0}}}}),
+        ("", {"watch": watch}),
+        ("", {"smoke": {"provider": "simulated"}}),
+        ("", {"notify": {"provider": "simulated"}}),
+    ]
+
+
+def build_demo_world(root: Path, scenario: str = "healthy", *, slow: bool = False) -> DemoWorld:
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    root = Path(root)
+    repo = build_demo_repo(root, destructive_migration=False)
+    config = root / "shipdeck.toml"
+    config.write_text(render(demo_sections(scenario, identity(), slow=slow)), encoding="utf-8")
+    return DemoWorld(root=root, repo=repo.path, origin=repo.origin, config=config)

@@ -1,0 +1,166 @@
+"""The `shipdeck` command line.
+
+Only argparse and the standard library are imported at start: each command imports what it
+needs, so `shipdeck --version` and `shipdeck status` never load Textual, boto3 or the
+Datadog client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+USAGE, FAILED, WAITING = 2, 1, 4
+
+
+def _parser() -> argparse.ArgumentParser:
+    from shipdeck.core import __version__
+
+    parser = argparse.ArgumentParser(prog="shipdeck", description="The release captain's cockpit.")
+    parser.add_argument("--version", action="version", version=f"shipdeck {__version__}")
+    parser.add_argument("--config", type=Path, default=None, help="path to shipdeck.toml (default: ./shipdeck.toml)")
+    parser.add_argument("--repo", type=Path, default=Path("."), help="the product repository (default: .)")
+    commands = parser.add_subparsers(dest="command")
+
+    release = commands.add_parser("release", help="start (or resume) a release")
+    release.add_argument("--type", dest="release_type", choices=("regular", "hotfix", "major"), default="regular")
+    release.add_argument("--version", dest="release_version", default=None, help="override the next version (X.Y.Z)")
+    release.add_argument("--env", dest="environment", default="production")
+    _headless_flags(release)
+
+    resume = commands.add_parser("resume", help="continue the active release from its journal")
+    resume.add_argument("--env", dest="environment", default="production")
+    _headless_flags(resume)
+
+    rollback = commands.add_parser("rollback", help="roll production back to the previous release")
+    rollback.add_argument("--to", dest="target", default=None, help="the version to roll back to (default: the previous release)")
+    rollback.add_argument("--reason", required=True)
+    rollback.add_argument("--env", dest="environment", default="production")
+    rollback.add_argument("--auto", action="store_true", help="run the rollback headless in this terminal")
+    rollback.add_argument("--json", action="store_true")
+
+    approve = commands.add_parser("approve", help="approve, confirm or waive a waiting step as yourself")
+    approve.add_argument("step", nargs="?", default="", help="step id (default: the waiting step)")
+    approve.add_argument("--reason", default="")
+    approve.add_argument("--waive", action="store_true", help="waive a blocked check (needs --reason)")
+    approve.add_argument("--env", dest="environment", default="production")
+
+    watch = commands.add_parser("watch", help="read-only view of the active release")
+    watch.add_argument("--env", dest="environment", default="production")
+    watch.add_argument("--json", action="store_true")
+    watch.add_argument("--follow", action="store_true", help="print events as lines instead of opening the cockpit")
+
+    commands.add_parser("doctor", help="check every configured provider")
+    status = commands.add_parser("status", help="phase, steps and last samples of the active release")
+    status.add_argument("--env", dest="environment", default="production")
+    status.add_argument("--json", action="store_true")
+    history = commands.add_parser("history", help="past releases from the journals")
+    history.add_argument("--env", dest="environment", default="production")
+    history.add_argument("--json", action="store_true")
+
+    notes = commands.add_parser("notes", help="release notes for a range of commits")
+    notes.add_argument("--from", dest="from_ref", default=None, help="default: the previous release tag")
+    notes.add_argument("--to", dest="to_ref", default="HEAD")
+    notes.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    notes.add_argument("--version", dest="notes_version", default=None, help="version to title the notes with")
+
+    migrations = commands.add_parser("check-migrations", help="flag migrations that are not zero-downtime")
+    migrations.add_argument("--from", dest="from_ref", default=None)
+    migrations.add_argument("--to", dest="to_ref", default="HEAD")
+    migrations.add_argument("--json", action="store_true")
+
+    init = commands.add_parser("init", help="write a commented shipdeck.toml for this repository")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    demo = commands.add_parser("demo", help="the whole flow against a generated repository, no credentials")
+    demo.add_argument("--scenario", default="healthy")
+    demo.add_argument("--dir", dest="demo_dir", type=Path, default=None, help="keep the demo world here (default: a temp dir)")
+    _headless_flags(demo)
+    return parser
+
+
+def _headless_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--auto", action="store_true", help="run headless (CI): one line per event, exit code 0-5")
+    parser.add_argument("--json", action="store_true", help="with --auto: one JSON object per event")
+    parser.add_argument("--yes", action="store_true", help="approve and confirm as yourself where your roles allow")
+    parser.add_argument("--force", action="store_true", help="release outside the release window")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.config is None:
+        args.config = args.repo / "shipdeck.toml"
+    command = args.command or "cockpit"
+    handler = _COMMANDS[command]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("interrupted; the journal keeps the release: `shipdeck resume` continues it", file=sys.stderr)
+        return WAITING
+    except Exception as error:  # the known failures, each with a message a captain can act on
+        code = _known_error(error)
+        if code is None:
+            raise
+        return code
+
+
+def _known_error(error: Exception) -> int | None:
+    from shipdeck.core.config import ConfigError
+    from shipdeck.core.journal import JournalCorrupt
+    from shipdeck.core.lock import LockHeld
+    from shipdeck.core.providers.base import NotConfigured, ProviderError
+    from shipdeck.core.session import NoActiveRelease
+    from shipdeck.core.sanitize import plain
+
+    if isinstance(error, ConfigError):
+        print(f"shipdeck: configuration error: {plain(error)}", file=sys.stderr)
+        return USAGE
+    if isinstance(error, NotConfigured):
+        print(f"shipdeck: not configured: {plain(error)}", file=sys.stderr)
+        return USAGE
+    if isinstance(error, LockHeld):
+        print(f"shipdeck: {plain(error)}", file=sys.stderr)
+        return WAITING
+    if isinstance(error, NoActiveRelease):
+        print(f"shipdeck: {plain(error)}", file=sys.stderr)
+        return FAILED
+    if isinstance(error, JournalCorrupt):
+        print(f"shipdeck: journal damaged: {plain(error)}", file=sys.stderr)
+        return 5
+    if isinstance(error, ProviderError) or error.__class__.__name__ == "GitReleaseError":
+        print(f"shipdeck: {plain(error)}", file=sys.stderr)
+        return FAILED
+    return None
+
+
+def _lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return getattr(importlib.import_module(module), function)(args)
+
+    return run
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "cockpit": _lazy("shipdeck.tui.commands.run", "cockpit"),
+    "release": _lazy("shipdeck.tui.commands.run", "release"),
+    "resume": _lazy("shipdeck.tui.commands.run", "resume"),
+    "rollback": _lazy("shipdeck.tui.commands.act", "rollback"),
+    "approve": _lazy("shipdeck.tui.commands.act", "approve"),
+    "watch": _lazy("shipdeck.tui.commands.run", "watch"),
+    "doctor": _lazy("shipdeck.tui.commands.inspect", "doctor"),
+    "status": _lazy("shipdeck.tui.commands.inspect", "status"),
+    "history": _lazy("shipdeck.tui.commands.inspect", "history"),
+    "notes": _lazy("shipdeck.tui.commands.repo", "notes"),
+    "check-migrations": _lazy("shipdeck.tui.commands.repo", "check_migrations"),
+    "init": _lazy("shipdeck.tui.commands.repo", "init"),
+    "demo": _lazy("shipdeck.tui.commands.demo", "demo"),
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

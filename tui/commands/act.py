@@ -1,0 +1,129 @@
+"""`approve` and `rollback` from any terminal.
+
+When no shipdeck process holds the release (the headless run stopped to wait for a person),
+the command takes the lock and journals the decision itself. When a captain's shipdeck is
+running, the command goes through the inbox and that process carries it out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from shipdeck.core.commands import Command
+from shipdeck.core.config import load_config
+from shipdeck.core.lock import LockHeld, current_holder
+from shipdeck.core.machine import current_step
+from shipdeck.core.model import StepKind
+from shipdeck.core.sanitize import plain
+from shipdeck.core.session import NoActiveRelease, open_session, store_for
+from shipdeck.core.store import Store, identity
+
+from .run import options_from, run_headless
+
+INBOX_WAIT_SECONDS = 15.0
+
+
+def _active_state(args: argparse.Namespace):
+    config = load_config(args.config)
+    store = store_for(config, args.repo, args.environment)
+    active = store.active()
+    if active is None:
+        raise NoActiveRelease(f"no active release for {args.environment}; nothing to act on")
+    return store, active[2]
+
+
+def approve(args: argparse.Namespace) -> int:
+    store, state = _active_state(args)
+    step = state.step(args.step) if args.step else current_step(state)
+    if step is None:
+        print(f"shipdeck: no step {args.step!r} in {state.tag}" if args.step else "shipdeck: no step is waiting", file=sys.stderr)
+        return 1
+    if args.waive:
+        verb = "waive"
+    elif step.spec.kind is StepKind.APPROVAL:
+        verb = "approve"
+    else:
+        verb = "confirm"
+    return _deliver(args, store, Command(verb=verb, by=identity(), step=step.id, reason=args.reason))
+
+
+def rollback(args: argparse.Namespace) -> int:
+    store, state = _active_state(args)
+    target = state.rollback.target if state.rollback else state.previous_tag
+    if args.target and args.target not in (target, target.lstrip("v"), f"v{args.target}"):
+        print(
+            f"shipdeck: this release can roll back only to the previous release {target}; "
+            f"to go further back, deploy that version as a hotfix",
+            file=sys.stderr,
+        )
+        return 2
+    command = Command(verb="rollback", by=identity(), reason=args.reason, typed_target=target)
+    return _deliver(args, store, command, run_after=True)
+
+
+def _deliver(args: argparse.Namespace, store: Store, command: Command, run_after: bool = False) -> int:
+    try:
+        session = open_session(options_from(args, resume_only=True, command=command.verb) if not run_after else
+                               _rollback_options(args))
+    except LockHeld as held:
+        return _through_inbox(store, command, held)
+    refusal = asyncio.run(_execute(session, command))
+    if refusal:
+        session.close()
+        print(f"shipdeck: refused: {plain(refusal)}", file=sys.stderr)
+        return 1
+    print(f"shipdeck: {command.verb} accepted for {session.runner.state.tag} as {command.by}", file=sys.stderr)
+    if run_after:
+        return run_headless(session, getattr(args, "json", False))
+    session.close()
+    return 0
+
+
+def _rollback_options(args: argparse.Namespace):
+    options = options_from(args, resume_only=True, command="rollback")
+    from dataclasses import replace
+
+    return replace(options, auto=True, interactive=False)
+
+
+async def _execute(session, command: Command) -> str | None:
+    return await session.runner.execute_command(command)
+
+
+def _through_inbox(store: Store, command: Command, held: LockHeld) -> int:
+    store.inbox.mkdir(parents=True, exist_ok=True)
+    name = f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"
+    temporary = store.inbox / f"{name}.tmp"
+    temporary.write_text(json.dumps(command.to_dict()), encoding="utf-8")
+    request = temporary.rename(store.inbox / f"{name}.json")  # atomic: never read half-written
+    holder = held.holder.describe() if held.holder else "the running shipdeck"
+    answer_path = request.with_suffix(".result")
+    deadline = time.monotonic() + INBOX_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if answer_path.exists():
+            answer = json.loads(answer_path.read_text(encoding="utf-8"))
+            answer_path.unlink(missing_ok=True)
+            if answer.get("ok"):
+                print(f"shipdeck: {command.verb} accepted by {holder}", file=sys.stderr)
+                return 0
+            print(f"shipdeck: refused: {plain(answer.get('message', ''))}", file=sys.stderr)
+            return 1
+        if current_holder(store.lock_path) is None:
+            break  # the captain's process ended; the request stays for the next run
+        time.sleep(0.2)
+    print(
+        f"shipdeck: {command.verb} queued for {holder}, which has not answered yet; "
+        f"it is applied when that process next reads its inbox ({_short(request)})",
+        file=sys.stderr,
+    )
+    return 4
+
+
+def _short(path: Path) -> str:
+    return str(path)

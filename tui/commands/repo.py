@@ -1,0 +1,85 @@
+"""`notes`, `check-migrations`, `init`: commands about the repository itself."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from datetime import date
+
+from shipdeck.core.config import Config, ConfigError, load_config
+
+
+def _config_or_none(args: argparse.Namespace) -> Config | None:
+    if not args.config.exists():
+        return None
+    return load_config(args.config)
+
+
+def _previous_tag(args: argparse.Namespace, config: Config | None) -> str | None:
+    from shipdeck.core.providers.git import GitRelease
+
+    tag_pattern = config.release.tag_pattern if config else "v{version}"
+    return GitRelease(args.repo, tag_pattern=tag_pattern).previous_release_tag()
+
+
+def notes(args: argparse.Namespace) -> int:
+    from shipdeck.core.notes import notes_for_range
+
+    config = _config_or_none(args)
+    from_ref = args.from_ref or _previous_tag(args, config)
+    version = args.notes_version or "Unreleased"
+    tag = version if version == "Unreleased" else (config.release.tag_pattern if config else "v{version}").format(version=version.lstrip("v"))
+    result = notes_for_range(
+        args.repo,
+        from_ref,
+        args.to_ref,
+        version=version.lstrip("v"),
+        tag=tag,
+        previous_tag=from_ref,
+        date=date.today(),
+        compare_url=config.project.compare_url if config else "",
+        rules=config.notes.get("rules", ()) if config else (),
+    )
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(result.to_markdown())
+    return 0
+
+
+def check_migrations(args: argparse.Namespace) -> int:
+    from shipdeck.core.migrations import check_migrations as check, render_report
+
+    config = _config_or_none(args)
+    from_ref = args.from_ref or _previous_tag(args, config)
+    directories = config.migrations_dirs if config else ("migrations/versions", "alembic/versions")
+    report = check(args.repo, from_ref, args.to_ref, directories)
+    if args.json:
+        print(json.dumps({
+            "from": from_ref, "to": args.to_ref, "safe": report.safe, "files": list(report.files), "squawk": report.squawk,
+            "findings": [f.__dict__ if hasattr(f, "__dict__") else f for f in report.findings],
+        }, indent=2, default=str))
+    else:
+        print(render_report(report))
+    return 0 if report.safe else 1
+
+
+def init(args: argparse.Namespace) -> int:
+    from shipdeck.core.config_writer import default_sections, render
+
+    path = args.config
+    if path.exists() and not args.force:
+        print(f"shipdeck: {path} already exists; pass --force to overwrite it", file=sys.stderr)
+        return 2
+    remote = subprocess.run(["git", "-C", str(args.repo), "config", "--get", "remote.origin.url"], capture_output=True, text=True).stdout.strip()
+    name = args.repo.resolve().name
+    text = render(default_sections(name, remote))
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_config(path)  # what init writes must load; a broken template is a bug, not a user error
+    except ConfigError as error:
+        raise AssertionError(f"init wrote an invalid config: {error}") from None
+    print(f"wrote {path}: review roles, environments and providers before the first release", file=sys.stderr)
+    return 0

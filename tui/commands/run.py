@@ -1,0 +1,125 @@
+"""`shipdeck`, `release`, `resume`, `watch`: run the release headless or in the cockpit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+from shipdeck.core.exit_codes import ExitCode, exit_code_for
+from shipdeck.core.machine import current_step, phase_of
+from shipdeck.core.model import Phase, Release
+from shipdeck.core.sanitize import plain
+from shipdeck.core.session import Options, Session, open_session
+
+from ..headless import HeadlessPrinter
+
+
+def options_from(args: argparse.Namespace, *, resume_only: bool = False, command: str = "release") -> Options:
+    return Options(
+        config_path=args.config,
+        repo_path=args.repo,
+        environment=getattr(args, "environment", "production"),
+        release_type=getattr(args, "release_type", "regular"),
+        version=getattr(args, "release_version", None),
+        auto=bool(getattr(args, "auto", False)),
+        assume_yes=bool(getattr(args, "yes", False)),
+        force=bool(getattr(args, "force", False)),
+        interactive=not getattr(args, "auto", False),
+        resume_only=resume_only,
+        command_name=command,
+    )
+
+
+def run_headless(session: Session, json_lines: bool) -> int:
+    """Run the release without a screen; print events; return the contract's exit code."""
+    for note in session.notes:
+        print(f"shipdeck: {note}", file=sys.stderr)
+    runner = session.runner
+    if session.resumed:
+        print(f"shipdeck: resuming {runner.state.tag} at {phase_of(runner.state).value} from {runner.journal.path}", file=sys.stderr)
+    runner.subscribe(HeadlessPrinter(json_lines))
+    if not session.resumed:
+        # The start event was journaled before the runner existed; show it like any other.
+        from shipdeck.core.journal import Journal
+
+        for event in Journal(runner.journal.path).load(repair=False):
+            HeadlessPrinter(json_lines)(event, runner.state)
+    try:
+        state = asyncio.run(runner.run())
+    finally:
+        session.close()
+    code = exit_code_for(state)
+    print(f"shipdeck: {summary(state, code)}", file=sys.stderr)
+    return int(code)
+
+
+def summary(state: Release, code: ExitCode) -> str:
+    """One sentence for the end of a headless run: where the release stands, what to do."""
+    phase = phase_of(state)
+    if code is ExitCode.RELEASED:
+        return f"{state.tag} released to {state.environment}"
+    if code is ExitCode.ROLLED_BACK and state.rollback:
+        return f"rolled back to {state.rollback.target}: {plain(state.rollback.reason)}"
+    if phase is Phase.FAILED:
+        return f"{state.tag} failed before production changed: {plain(state.failure)}"
+    step = current_step(state)
+    waiting = f"{step.spec.title}: {plain(step.summary)}" if step else phase.value
+    if code is ExitCode.PAGE:
+        return f"PAGE A HUMAN — production runs {state.production_version or 'an unknown version'}; {waiting}"
+    return f"waiting for a person — {waiting}. `shipdeck approve` or `shipdeck resume` continues"
+
+
+def release(args: argparse.Namespace) -> int:
+    session = open_session(options_from(args))
+    if args.auto:
+        return run_headless(session, args.json)
+    return _cockpit(session)
+
+
+def resume(args: argparse.Namespace) -> int:
+    session = open_session(options_from(args, resume_only=True, command="resume"))
+    if args.auto:
+        return run_headless(session, args.json)
+    return _cockpit(session)
+
+
+def cockpit(args: argparse.Namespace) -> int:
+    args.auto = False
+    args.environment = "production"
+    return release(args)
+
+
+def _cockpit(session: Session) -> int:
+    from ..app import run_cockpit
+
+    return run_cockpit(session)
+
+
+def watch(args: argparse.Namespace) -> int:
+    """Read-only: follow the active release's journal; never takes the lock, never acts."""
+    from shipdeck.core.config import load_config
+    from shipdeck.core.journal import Journal
+    from shipdeck.core.machine import apply, is_terminal
+    from shipdeck.core.session import store_for
+
+    config = load_config(args.config)
+    store = store_for(config, args.repo, args.environment)
+    active = store.active()
+    if active is None:
+        print(f"shipdeck: no active release for {args.environment}", file=sys.stderr)
+        return 1
+    journal, _, _ = active
+    printer = HeadlessPrinter(args.json)
+    state = Release()
+    seen = 0
+    while True:
+        events = Journal(journal.path).load(repair=False)
+        for event in events[seen:]:
+            state = apply(state, event)
+            printer(event, state)
+        seen = len(events)
+        if is_terminal(state):
+            return int(exit_code_for(state))
+        time.sleep(0.5)
