@@ -529,3 +529,19 @@ def next_actions(state: Release, policy: Policy) -> list[Action]:
     if step.status in (StepStatus.PENDING, StepStatus.RUNNING):
         return [RunStep(step.id)]
     return []
+
+
+def migration_verdict(state: Release) -> tuple[bool, str]:
+    """Whether rolling back past this release is safe for the database.
+
+    A release whose migrations were not additive (the check was waived) may have dropped or
+    renamed what the previous version still reads; rolling back past it is flagged unsafe.
+    """
+    step = state.step("preflight.migrations")
+    if step is None or step.status is StepStatus.PENDING:
+        return True, "migrations not checked yet"
+    if step.status is StepStatus.WAIVED:
+        return False, f"NOT additive (waived by {step.waived_by}: {step.waive_reason}); the previous version may fail against the new schema"
+    if step.status is StepStatus.PASSED:
+        return True, "additive only: rollback is schema-safe"
+    return False, f"migration check {step.status.value}: {step.summary}"

@@ -32,6 +32,8 @@ from .machine import (
     apply,
     breached_series,
     current_step,
+    describe_breach,
+    migration_verdict,
     fold,
     is_terminal,
 )
@@ -157,6 +159,7 @@ class Runner:
     async def _request_rollback(self, by: str, reason: str, automatic: bool) -> None:
         state = self.state
         target = state.rollback.target if state.rollback else state.previous_tag
+        schema_safe, schema_verdict = migration_verdict(state)
         await self.emit(
             EventKind.ROLLBACK_REQUESTED,
             {
@@ -165,6 +168,9 @@ class Runner:
                 "target": target,
                 "automatic": automatic,
                 "breaches": [h.spec.name for h in breached_series(state)],
+                "evidence": {h.spec.name: describe_breach(h) for h in breached_series(state)},
+                "schema_safe": schema_safe,
+                "schema_verdict": schema_verdict,
             },
         )
 

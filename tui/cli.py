@@ -77,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the whole flow against a generated repository, no credentials")
     demo.add_argument("--scenario", default="healthy")
     demo.add_argument("--dir", dest="demo_dir", type=Path, default=None, help="keep the demo world here (default: a temp dir)")
+    demo.add_argument("--pace", choices=("cockpit", "demo", "test"), default=None, help="how long deploys and watches take")
     _headless_flags(demo)
     return parser
 

@@ -68,7 +68,8 @@ def build_services(config: Config, repo_path: Path | None, clock: Clock, *, need
             clock=clock,
             duration=parse_duration(settings.get("duration", "12s")),
             tasks=int(settings.get("tasks", 4)),
-            fail_tags=("*",) if scenario == "deploy-failure" else (),
+            fail_new_tags=scenario == "deploy-failure",
+            initial_tag=initial_tag,
         )
     elif need_deploy:
         raise NotConfigured(f"[deploy] provider = \"none\" in {config.path}: nothing can deploy; configure a deployer")
@@ -91,7 +92,11 @@ def build_services(config: Config, repo_path: Path | None, clock: Clock, *, need
         notifier=sim.SimulatedNotifier(world) if config.notify.provider == "simulated" else ConsoleNotifier(),
         registry=sim.SimulatedRegistry() if config.image.provider == "simulated" else None,
         metrics=sim.SimulatedMetrics(world, scenario=scenario, initial_tag=initial_tag) if config.metrics.provider == "simulated" else None,
-        smoke=sim.SimulatedSmoke(world, clock, scenario=scenario, initial_tag=initial_tag) if config.smoke.provider == "simulated" else None,
+        smoke=sim.SimulatedSmoke(
+            world, clock, scenario=scenario, initial_tag=initial_tag, per_check=parse_duration(config.smoke.settings.get("per_check", "0.3s"))
+        )
+        if config.smoke.provider == "simulated"
+        else None,
         ci=sim.SimulatedCi() if ci_name == "simulated" else None,
         git=git,
         repo_path=Path(repo_path) if repo_path is not None else None,

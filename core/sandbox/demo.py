@@ -19,12 +19,18 @@ class DemoWorld:
     config: Path
 
 
-def demo_sections(scenario: str, captain: str, *, slow: bool = False) -> list:
-    """Config for the demo: everything simulated, windows in seconds, the captain holds every role.
+PACES = {
+    # pace: (deploy duration, deploy_window, post_release, breach_for/blind_after, smoke per check)
+    "cockpit": ("8s", "45s", "10s", "3s", "0.4s"),  # a person wants time to look
+    "demo": ("6s", "15s", "4s", "3s", "0.3s"),
+    "test": ("1s", "3s", "1s", "1s", "0.02s"),  # the suite's integration runs
+}
 
-    `slow` stretches the watch for the cockpit, where a person wants time to look at it.
-    """
-    watch = {"deploy_window": "40s" if slow else "15s", "post_release": "8s" if slow else "4s", "breach_for": "3s", "blind_after": "3s"}
+
+def demo_sections(scenario: str, captain: str, *, pace: str = "demo") -> list:
+    """Config for the demo: everything simulated, windows in seconds, the captain holds every role."""
+    deploy_for, window, post, breach, per_check = PACES[pace]
+    watch = {"deploy_window": window, "post_release": post, "breach_for": breach, "blind_after": breach}
     return [
         ("The demo product: a generated repository with a bare origin beside it.",
          {"project": {"name": "demo-product", "remote": "origin", "compare_url": "https://github.com/example/demo-product/compare/{previous}...{tag}", "state_dir": "state"}}),
@@ -37,23 +43,25 @@ def demo_sections(scenario: str, captain: str, *, slow: bool = False) -> list:
         ("Everything below is simulated; the scenario decides how production behaves.",
          {"sandbox": {"scenario": scenario, "production_tag": "v1.3.0", "world": "world.json", "ci": "simulated"}}),
         ("", {"image": {"provider": "simulated"}}),
-        ("", {"deploy": {"provider": "simulated", "duration": "6s", "tasks": 4}}),
+        ("", {"deploy": {"provider": "simulated", "duration": deploy_for, "tasks": 4}}),
         ("", {"environments": {"staging": {"url": "http://127.0.0.1:9/staging"}, "production": {"url": "http://127.0.0.1:9/"}}}),
-        ("", {"metrics": {"provider": "simulated", "interval": "1s", "series": {
+        ("", {"metrics": {"provider": "simulated", "interval": "0.25s" if pace == "test" else "1s", "series": {
             "error_rate": {"unit": "%", "baseline": 1.0, "rollback_above": 5.0},
             "p95_latency": {"unit": "ms", "baseline": 500.0, "rollback_above": 2000.0},
             "queue_depth": {"unit": "", "warn_above": 100.0}}}}),
         ("", {"watch": watch}),
-        ("", {"smoke": {"provider": "simulated"}}),
+        ("", {"smoke": {"provider": "simulated", "per_check": per_check}}),
         ("", {"notify": {"provider": "simulated"}}),
     ]
 
 
-def build_demo_world(root: Path, scenario: str = "healthy", *, slow: bool = False) -> DemoWorld:
+def build_demo_world(root: Path, scenario: str = "healthy", *, pace: str = "demo", slow: bool = False) -> DemoWorld:
+    """Generate the demo repository and its config under `root`. `slow` is pace="cockpit"."""
+    pace = "cockpit" if slow else pace
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
     root = Path(root)
     repo = build_demo_repo(root, destructive_migration=False)
     config = root / "shipdeck.toml"
-    config.write_text(render(demo_sections(scenario, identity(), slow=slow)), encoding="utf-8")
+    config.write_text(render(demo_sections(scenario, identity(), pace=pace)), encoding="utf-8")
     return DemoWorld(root=root, repo=repo.path, origin=repo.origin, config=config)

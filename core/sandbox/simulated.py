@@ -85,7 +85,8 @@ class SimulatedDeployer:
     clock: Clock
     duration: float = 12.0
     tasks: int = 4
-    fail_tags: tuple[str, ...] = ()  # deploy-failure scenario: these tags never become healthy
+    fail_new_tags: bool = False  # deploy-failure scenario: only the tag production started on deploys
+    initial_tag: str = ""
 
     async def deploy(self, tag: str, key: str, on_progress: ProgressCallback) -> DeployResult:
         return await self._run(tag, key, 0, on_progress)
@@ -110,7 +111,7 @@ class SimulatedDeployer:
             for tick in range(ticks):
                 await self.clock.sleep(per_stage / ticks)
                 healthy = self._healthy(index, tick, ticks)
-                if stage == "health checks" and tag in self.fail_tags and tick == ticks - 1:
+                if stage == "health checks" and self.fail_new_tags and tag != self.initial_tag and tick == ticks - 1:
                     statuses[index] = "failed"
                     await on_progress(
                         DeployProgress(stage, f"{tag}: 0/{self.tasks} tasks healthy after {per_stage:.0f}s; blue keeps serving",

@@ -19,7 +19,7 @@ def demo(args: argparse.Namespace) -> int:
         print(f"shipdeck: unknown scenario {args.scenario!r}; choose one of {', '.join(SCENARIOS)}", file=sys.stderr)
         return 2
     root = Path(args.demo_dir) if args.demo_dir else Path(tempfile.mkdtemp(prefix="shipdeck-demo-"))
-    world = build_demo_world(root, args.scenario, slow=not args.auto)
+    world = build_demo_world(root, args.scenario, pace=args.pace or ("demo" if args.auto else "cockpit"))
     print(f"shipdeck: demo world in {root} (repository {world.repo}, origin {world.origin})", file=sys.stderr)
     options = Options(
         config_path=world.config,
