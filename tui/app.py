@@ -1,0 +1,210 @@
+"""The cockpit App: runs the release's runner as a worker and shows it on the cockpit screen.
+
+Data flows one way: the runner journals an event and calls our subscriber on this same
+asyncio loop; the subscriber only posts a `ReleaseEventArrived` message, and the cockpit's
+handlers update the widgets. Views send `Command`s back through `send_command`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.events import Resize
+from textual.message import Message
+from textual.screen import Screen
+
+from shipdeck.core.commands import Command
+from shipdeck.core.events import Event
+from shipdeck.core.model import Release
+from shipdeck.themes import STYLESHEET, THEMES, theme_name
+
+from .cockpit_info import CockpitInfo, ReleaseLink
+from .messages import CommandAnswered, ReleaseEventArrived, RunnerFinished
+
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+
+
+class ShipdeckApp(App[int]):
+    """Args:
+    link: the runner (or a stand-in in tests).
+    info: who is at the keyboard, where journals and notes live, the clock.
+    history: events already journaled before the cockpit opened (replayed into the charts).
+    start_runner: False in snapshot tests, which show a frozen state.
+    """
+
+    CSS_PATH = str(STYLESHEET)
+    TITLE = "shipdeck"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True)]
+
+    def __init__(
+        self,
+        link: ReleaseLink,
+        info: CockpitInfo,
+        *,
+        history: Iterable[Event] = (),
+        start_runner: bool = True,
+        theme: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.link = link
+        self.info = info
+        self._history = list(history)
+        self._start_runner = start_runner
+        self._theme_choice = theme_name(theme or os.environ.get("SHIPDECK_THEME"))
+        self.runner_error = ""
+
+    def on_mount(self) -> None:
+        from shipdeck.screens.cockpit import CockpitScreen
+
+        for theme in THEMES:
+            self.register_theme(theme)
+        self.theme = self._theme_choice
+        self.cockpit = CockpitScreen(self.info, self.link.state, self._history)
+        self.push_screen(self.cockpit)
+        self.link.subscribe(self._runner_event)
+        for note in self.info.notes:
+            self.notify(note, markup=False, timeout=10)
+        if self._start_runner:
+            self.run_worker(self._run_release(), exclusive=True, group="runner", exit_on_error=False)
+        self._check_size()
+
+    # -- the runner ----------------------------------------------------------------------
+
+    def _runner_event(self, event: Event, state: Release) -> None:
+        # Called by the runner on this loop right after journaling; keep it to one post.
+        self.cockpit.post_message(ReleaseEventArrived(event, state))
+
+    async def _run_release(self) -> None:
+        error = ""
+        try:
+            await self.link.run()
+        except Exception as failure:  # noqa: BLE001 - shown to the captain, the journal keeps the rest
+            error = f"{failure.__class__.__name__}: {failure}. The journal has every event so far; `shipdeck resume` continues."
+        self.runner_error = error
+        self.cockpit.post_message(RunnerFinished(self.link.state, error))
+
+    def send_command(self, command: Command, reply_to: Message | None = None, target=None) -> None:
+        """Queue `command` with the runner; the answer arrives as `CommandAnswered` on `target`."""
+        receiver = target or self.cockpit
+
+        async def wait_for_answer() -> None:
+            try:
+                refusal = await self.link.submit(command)
+            except Exception as failure:  # noqa: BLE001 - a refusal the captain can read
+                refusal = f"could not send {command.verb}: {failure}"
+            receiver.post_message(CommandAnswered(command.verb, refusal))
+
+        self.run_worker(wait_for_answer(), group="commands", exit_on_error=False)
+
+    # -- quitting and size -----------------------------------------------------------------
+
+    def action_request_quit(self) -> None:
+        from shipdeck.core.machine import is_terminal
+        from shipdeck.screens.quit_confirm import QuitConfirmScreen
+
+        state = self.link.state
+        if not state.started or is_terminal(state):
+            self.quit_now()
+            return
+        if isinstance(self.screen, QuitConfirmScreen):
+            return
+
+        def answered(quit_: bool | None) -> None:
+            if quit_:
+                self.quit_now()
+
+        self.push_screen(QuitConfirmScreen(state, self.info), answered)
+
+    def quit_now(self) -> None:
+        self.link.stop()
+        self.exit(0)
+
+    def on_resize(self, event: Resize) -> None:
+        self._check_size()
+
+    def _check_size(self) -> None:
+        from shipdeck.screens.too_small import TooSmallScreen
+
+        width, height = self.size
+        too_small = width < MIN_WIDTH or height < MIN_HEIGHT
+        showing = isinstance(self.screen, TooSmallScreen)
+        if too_small and not showing:
+            self.push_screen(TooSmallScreen(MIN_WIDTH, MIN_HEIGHT))
+        elif too_small and showing:
+            self.screen.resized(width, height)  # type: ignore[attr-defined]
+        elif not too_small and showing:
+            self.pop_screen()
+
+    # -- command palette ---------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        cockpit = getattr(self, "cockpit", None)
+        if cockpit is None or screen is not cockpit:
+            return
+        for binding in cockpit.BINDINGS:
+            action = binding.action  # type: ignore[union-attr]
+            yield SystemCommand(
+                f"{binding.description}",  # type: ignore[union-attr]
+                f"key: {binding.key}",  # type: ignore[union-attr]
+                lambda action=action: self.cockpit.run_action(action),
+            )
+
+
+def cockpit_info_for(session) -> CockpitInfo:
+    """Everything the cockpit needs from a Session, read once."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from shipdeck.core.lock import current_holder
+    from shipdeck.core.store import identity
+    from shipdeck.core.window import window_status
+
+    window = session.config.release.window
+
+    def status_at(now: float) -> tuple[bool, str]:
+        if window.always:
+            return True, "any time"
+        return window_status(window, datetime.fromtimestamp(now, ZoneInfo(window.timezone)))
+
+    holder = current_holder(session.lock.path)
+    runner = session.runner
+    return CockpitInfo(
+        identity=identity(),
+        authority=runner.authority,
+        window_status=status_at,
+        lock_holder=holder.describe() if holder else "",
+        notes_path=runner.notes_path,
+        journal_path=runner.journal.path,
+        journals=session.store.journals,
+        now=runner.clock.now,
+        notes=tuple(session.notes),
+        resumed=session.resumed,
+    )
+
+
+def run_cockpit(session) -> int:
+    """Run the cockpit on `session` until the captain quits; returns the headless exit code."""
+    from shipdeck.core.exit_codes import exit_code_for
+    from shipdeck.core.journal import Journal
+
+    try:
+        info = cockpit_info_for(session)
+        history = Journal(session.runner.journal.path).load(repair=False)
+        notes = list(info.notes)
+        if session.resumed:
+            from shipdeck.core.machine import phase_of
+
+            state = session.runner.state
+            notes.append(f"resumed {state.tag} at {phase_of(state).value} from {session.runner.journal.path}")
+        from dataclasses import replace
+
+        app = ShipdeckApp(session.runner, replace(info, notes=tuple(notes)), history=history)
+        app.run()
+        return int(exit_code_for(session.runner.state))
+    finally:
+        session.close()

@@ -1,0 +1,118 @@
+"""Live deploy (or rollback redeploy) progress: stages, tasks healthy, progress, ETA, log tail."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Mapping
+
+from textual.content import Content
+from textual.widget import Widget
+
+from shipdeck.core.durations import format_duration
+from shipdeck.core.model import Release, StepStatus
+from shipdeck.core.sanitize import plain
+
+from ..status_marks import STAGE_MARKS, STEP_MARKS
+
+DEPLOY_STEPS = ("deploy", "rollback.deploy")
+LOG_LINES_KEPT = 50  # bounded: only the tail is ever shown
+
+
+class DeployProgress(Widget):
+    """Fed STEP_PROGRESSED payloads by the screen; renders from its own small copy of them."""
+
+    DEFAULT_CSS = """
+    DeployProgress { height: auto; min-height: 4; max-height: 12; padding: 0 1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._step_id = ""
+        self._title = "Deploy"
+        self._stages: list[tuple[str, str]] = []
+        self._message = ""
+        self._progress: float | None = None
+        self._healthy: int | None = None
+        self._desired: int | None = None
+        self._log: deque[str] = deque(maxlen=LOG_LINES_KEPT)
+        self._status: StepStatus = StepStatus.PENDING
+        self._started_at: float | None = None
+        self._now = 0.0
+        self.log_lines_shown = 2
+
+    def progressed(self, step_id: str, data: Mapping[str, Any]) -> None:
+        """Take one STEP_PROGRESSED payload of a deploy step."""
+        if step_id != self._step_id:
+            self._step_id = step_id
+            self._log.clear()
+            self._stages = []
+        stages = data.get("stages")
+        if isinstance(stages, list):
+            self._stages = [(plain(name), plain(status)) for name, status in stages]
+        self._message = plain(data.get("message", ""))
+        progress = data.get("progress")
+        self._progress = float(progress) if progress is not None else self._progress
+        self._healthy = data.get("healthy", self._healthy)
+        self._desired = data.get("desired", self._desired)
+        for line in data.get("log") or ():
+            self._log.append(plain(line))
+        self.refresh(layout=True)
+
+    def update_state(self, state: Release, now: float) -> None:
+        """Title and status come from the release: deploy first, the rollback's redeploy once asked."""
+        step_id = "rollback.deploy" if state.rollback is not None else "deploy"
+        step = state.step(step_id)
+        self._now = now
+        if step is None:
+            return
+        if state.rollback is not None:
+            self._title = f"Rollback to {plain(state.rollback.target)}"
+        else:
+            self._title = f"Deploy {plain(state.tag)} to {plain(state.environment)}"
+        if step_id != self._step_id and step.status is not StepStatus.PENDING:
+            self._step_id = step_id
+            self._log.clear()
+            self._stages = []
+            self._progress = step.progress
+        self._status = step.status
+        self._started_at = step.started_at
+        if step.status.finished or step.status is StepStatus.FAILED:
+            self._message = plain(step.summary) or self._message
+        self.refresh(layout=True)
+
+    def _eta(self) -> str:
+        """Extrapolated from the progress so far: only once there is some history to go on."""
+        if self._status is not StepStatus.RUNNING or not self._progress or self._started_at is None:
+            return ""
+        if self._progress < 0.05 or self._progress >= 1:
+            return ""
+        elapsed = max(0.0, self._now - self._started_at)
+        return f" ETA {format_duration(elapsed * (1 - self._progress) / self._progress)}"
+
+    def render(self) -> Content:
+        symbol, style = STEP_MARKS[self._status]
+        lines: list[Content] = []
+        head = [(f"{symbol} ", style), (self._title, "bold"), (f"  {self._status.value}", style)]
+        if self._healthy is not None and self._desired is not None:
+            head.append((f"  tasks {self._healthy}/{self._desired} healthy", "$foreground"))
+        lines.append(Content.assemble(*head))
+        if self._status is StepStatus.PENDING and not self._stages:
+            lines.append(Content.styled("not started: production is unchanged", "$text-muted"))
+            return Content("\n").join(lines)
+        if self._stages:
+            stage_parts: list[tuple[str, str] | str] = []
+            for name, status in self._stages:
+                mark, mark_style = STAGE_MARKS.get(status, ("·", "$text-muted"))
+                stage_parts += [(f"{mark} ", mark_style), (name, "bold" if status == "running" else ""), "  "]
+            lines.append(Content.assemble(*stage_parts))
+        lines.append(self._bar())
+        for line in list(self._log)[-self.log_lines_shown :]:
+            lines.append(Content.styled(f"│ {line}", "$text-muted"))
+        return Content("\n").join(lines)
+
+    def _bar(self) -> Content:
+        width = max(10, self.size.width - 2 - 18)
+        progress = min(1.0, max(0.0, self._progress or 0.0))
+        filled = round(width * progress)
+        label = f" {progress * 100:3.0f}%{self._eta()}"
+        return Content.assemble(("█" * filled, "$accent"), ("░" * (width - filled), "$text-muted"), label)

@@ -1,0 +1,68 @@
+"""The two header lines: what is being released where, the phase, elapsed time, window, lock."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widget import Widget
+
+from shipdeck.core.durations import format_duration
+from shipdeck.core.machine import phase_of
+from shipdeck.core.model import Release
+from shipdeck.core.sanitize import plain
+
+from ..cockpit_info import CockpitInfo
+from ..status_marks import phase_style
+
+
+class ReleaseHeader(Widget):
+    """Attributes down: the screen sets `state`; a chained one-second timer keeps elapsed fresh."""
+
+    DEFAULT_CSS = """
+    ReleaseHeader { height: 2; background: $panel; color: $foreground; padding: 0 1; }
+    """
+
+    def __init__(self, info: CockpitInfo, state: Release, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.info = info
+        self.state = state
+
+    def on_mount(self) -> None:
+        self._tick()
+
+    def _tick(self) -> None:
+        self.refresh()
+        # Chained rather than set_interval: a slow frame never queues up ticks behind it.
+        self.set_timer(1.0, self._tick)
+
+    def update_state(self, state: Release) -> None:
+        self.state = state
+        self.refresh()
+
+    def render(self) -> Content:
+        state, info = self.state, self.info
+        now = info.now()
+        phase = phase_of(state)
+        elapsed = format_duration(now - state.started_at) if state.started_at else "—"
+        first = Content.assemble(
+            (plain(state.tag or "no release"), "$primary bold"),
+            " ",
+            (plain(state.release_type.value), "$foreground"),
+            " → ",
+            (plain(state.environment), "bold"),
+            "  phase ",
+            (phase.value.replace("_", " ").upper(), phase_style(phase)),
+            "  elapsed ",
+            (elapsed, "bold"),
+            "  prod ",
+            (plain(state.production_version or "?"), "$accent" if state.production_runs_new_version else ""),
+        )
+        inside, window_text = info.window_status(now)
+        window_mark = ("✓ ", "$success") if inside else ("✗ OUTSIDE ", "$error bold")
+        second = Content.assemble(
+            "window ",
+            window_mark,
+            (plain(window_text), "$text-muted"),
+            "  lock ",
+            (plain(info.lock_holder or info.identity), "$text-muted"),
+        )
+        return Content("\n").join([first, second])
