@@ -107,7 +107,8 @@ def open_session(options: Options, clock: Clock | None = None) -> Session:
             assume_yes=options.assume_yes,
             identity=person,
             roles=config.roles,
-            skip_optional=False,
+            # The hotfix fast-track: optional steps (the staging soak) are skipped and journaled so.
+            skip_optional=release_type == "hotfix",
         )
         runner = Runner(
             journal=journal,

@@ -36,9 +36,10 @@ def _world_json(root: Path) -> dict:
 
 
 def test_demo_scenarios_through_the_cli(tmp_path: Path) -> None:
-    """healthy → 0, regression → 3 (back on v1.3.0), blind → 5 (never released), deploy failure → 1."""
+    """healthy → 0; regression and smoke failure → 3 (back on v1.3.0); blind → 5 (never released);
+    deploy failure → 1 (production unchanged)."""
     runs = {name: _demo(tmp_path, name, *(["--json"] if name == "healthy" else [])) for name in
-            ("healthy", "regression", "blind", "deploy-failure")}
+            ("healthy", "regression", "blind", "deploy-failure", "smoke-failure")}
     results = {name: (process.wait(timeout=150), *process.communicate()) for name, process in runs.items()}
 
     code, out, err = results["healthy"]
@@ -66,6 +67,11 @@ def test_demo_scenarios_through_the_cli(tmp_path: Path) -> None:
     phases = {line.split()[1] for line in out.splitlines()}
     assert "watch" in phases and not phases & {"released", "finalize", "done"}
     assert "blind" in out and "PAGE A HUMAN" in err
+
+    code, out, err = results["smoke-failure"]
+    assert code == 3, err
+    assert "apply to job (end-to-end) failed on production" in out
+    assert _world_json(tmp_path / "smoke-failure")["production_tag"] == "v1.3.0"
 
     code, out, err = results["deploy-failure"]
     assert code == 1, err
@@ -168,3 +174,11 @@ def test_rollback_from_another_terminal_after_a_blind_watch(tmp_path: Path) -> N
     assert requested[0]["data"]["by"] == "captain" and requested[0]["data"]["target"] == "v1.3.0"
     status = shipdeck(world, "status", "--json")
     assert json.loads(status.stdout)["phase"] == "rolled_back"
+
+
+def test_bare_shipdeck_without_an_active_release_offers_one_and_starts_nothing(tmp_path: Path) -> None:
+    world = fast_world(tmp_path)
+    result = shipdeck(world)
+    assert result.returncode == 0
+    assert "no active release" in result.stderr and "shipdeck release" in result.stderr
+    assert not list((world.root / "state").glob("*/production/releases/*.jsonl"))

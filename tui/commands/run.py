@@ -86,9 +86,23 @@ def resume(args: argparse.Namespace) -> int:
 
 
 def cockpit(args: argparse.Namespace) -> int:
+    """Bare `shipdeck`: open the active release where it stands; never start one unasked."""
+    from shipdeck.core.config import load_config
+    from shipdeck.core.session import store_for
+
+    config = load_config(args.config)
+    if store_for(config, args.repo, "production").active() is None:
+        print(
+            "shipdeck: no active release for production. Start one with\n"
+            "  shipdeck release                 (regular: minor bump, cut from develop)\n"
+            "  shipdeck release --type hotfix   (patch bump, cut from main)\n"
+            "  shipdeck demo                    (the whole flow on a generated repository)",
+            file=sys.stderr,
+        )
+        return 0
     args.auto = False
     args.environment = "production"
-    return release(args)
+    return resume(args)
 
 
 def _cockpit(session: Session) -> int:
