@@ -34,6 +34,7 @@ from .machine import (
     current_step,
     describe_breach,
     migration_verdict,
+    next_actions,
     fold,
     is_terminal,
 )
@@ -208,8 +209,6 @@ class Runner:
 
     async def _act(self) -> bool:
         """Take the reducer's next actions. True when something was journaled."""
-        from .machine import next_actions
-
         journaled = False
         for action in next_actions(self.state, self.policy):
             if isinstance(action, RunStep):
