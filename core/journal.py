@@ -41,14 +41,14 @@ def decode(line: bytes, path: Path, number: int) -> Event:
         text = line.decode("utf-8")
         record: dict[str, Any] = json.loads(text)
         claimed = record.pop("sum")
-    except (UnicodeDecodeError, ValueError, KeyError, AttributeError) as error:
+    except (UnicodeDecodeError, ValueError, KeyError, AttributeError, TypeError) as error:
         raise JournalCorrupt(path, number, f"unreadable record ({error.__class__.__name__})") from None
     body = json.dumps(record, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     if _checksum(body) != claimed:
         raise JournalCorrupt(path, number, "checksum mismatch")
     try:
         return Event.from_record(record)
-    except (KeyError, ValueError) as error:
+    except (KeyError, ValueError, TypeError) as error:
         raise JournalCorrupt(path, number, f"unknown record shape ({error})") from None
 
 
