@@ -192,9 +192,12 @@ class _Reader:
         return value
 
     def duration(self, key: str, default: float) -> float:
-        value = self.get(key, (str, int, float), None)
+        table_key, _, leaf = key.rpartition(".")
+        value = self.table(table_key).get(leaf)
         if value is None:
             return default
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise self.error(key, f'expected a duration like "90s", "30m" or "2h", found {type(value).__name__} {value!r}')
         try:
             return parse_duration(value)
         except ValueError as error:
@@ -228,8 +231,26 @@ def load_config(path: Path) -> Config:
         match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
         line = int(match.group(1)) if match else None
         problem = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
-        raise ConfigError(path, "", f"not valid TOML: {problem}", line) from None
+        raise ConfigError(path, _key_at(text, line), f"not valid TOML: {problem}", line) from None
     return parse_config(path, data, text)
+
+
+def _key_at(text: str, line: int | None) -> str:
+    """The dotted key written on `line` (1-based), from the nearest table header above it."""
+    if not line:
+        return ""
+    lines = text.splitlines()
+    if line > len(lines):
+        return ""
+    table = ""
+    for raw in lines[: line - 1]:
+        header = re.match(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?", raw)
+        if header:
+            table = header.group(1).replace('"', "").replace(" ", "")
+    assignment = re.match(r'^\s*"?([A-Za-z0-9_.-]+)"?\s*=', lines[line - 1])
+    if not assignment:
+        return table
+    return f"{table}.{assignment.group(1)}" if table else assignment.group(1)
 
 
 def parse_config(path: Path, data: Mapping[str, Any], text: str = "") -> Config:
@@ -274,9 +295,13 @@ def parse_config(path: Path, data: Mapping[str, Any], text: str = "") -> Config:
     for role in reader.table("roles"):
         roles[role] = reader.strings(f"roles.{role}", ())
     rollback_roles = reader.strings("release.rollback_roles", ())
-    for role in [r for rule in approvals.values() for r in rule.roles] + list(rollback_roles):
+    used = [(f"release.approvals.{kind}.roles", r) for kind, rule in approvals.items() for r in rule.roles]
+    used += [("release.rollback_roles", r) for r in rollback_roles]
+    for key, role in used:
         if roles and role not in roles:
-            raise reader.error("roles", f"role {role!r} is used in [release] but nobody holds it in [roles]")
+            hint = difflib.get_close_matches(role, sorted(roles), n=1)
+            suggestion = f"; did you mean '{hint[0]}'?" if hint else f"; roles defined: {', '.join(sorted(roles))}"
+            raise reader.error(key, f"role {role!r} is not defined in [roles]{suggestion}")
 
     release = ReleaseConfig(
         branch_pattern=reader.get("release.branch_pattern", str, "release/{date}"),

@@ -22,11 +22,9 @@ from .machine import Policy
 from .model import ReleaseType
 from .plan import build_plan
 from .runner import Runner
-from .store import Store, default_state_dir, identity
+from .store import NoActiveRelease, Store, identity, store_for
 
-
-class NoActiveRelease(Exception):
-    pass
+__all__ = ["NoActiveRelease", "Options", "Session", "authority_for", "open_session", "store_for"]
 
 
 @dataclass(frozen=True)
@@ -57,13 +55,6 @@ class Session:
     def close(self) -> None:
         self.runner.journal.close()
         self.lock.release()
-
-
-def store_for(config: Config, repo_path: Path, environment: str) -> Store:
-    state_dir = Path(config.project.state_dir).expanduser() if config.project.state_dir else default_state_dir()
-    if not state_dir.is_absolute():
-        state_dir = config.path.parent / state_dir
-    return Store.for_repo(state_dir, repo_path, config.project.name, environment)
 
 
 def authority_for(config: Config, release_type: str) -> Authority:

@@ -17,10 +17,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import Config
 from .events import Event
 from .journal import Journal
 from .machine import fold, is_terminal
 from .model import Release
+
+
+class NoActiveRelease(Exception):
+    """There is no release in progress for this repository and environment."""
 
 
 def identity() -> str:
@@ -106,3 +111,11 @@ class Store:
                 return journal, events, state
             return None  # only the newest can be active: an older unfinished one was superseded
         return None
+
+
+def store_for(config: Config, repo_path: Path, environment: str) -> Store:
+    """The store of one repository and environment, under the configured state folder."""
+    state_dir = Path(config.project.state_dir).expanduser() if config.project.state_dir else default_state_dir()
+    if not state_dir.is_absolute():
+        state_dir = config.path.parent / state_dir
+    return Store.for_repo(state_dir, repo_path, config.project.name, environment)

@@ -113,7 +113,7 @@ def _known_error(error: Exception) -> int | None:
     from shipdeck.core.journal import JournalCorrupt
     from shipdeck.core.lock import LockHeld
     from shipdeck.core.providers.base import NotConfigured, ProviderError
-    from shipdeck.core.session import NoActiveRelease
+    from shipdeck.core.store import NoActiveRelease
     from shipdeck.core.sanitize import plain
 
     if isinstance(error, ConfigError):

@@ -15,7 +15,7 @@ from shipdeck.core.lock import current_holder
 from shipdeck.core.machine import phase_of, rollback_availability
 from shipdeck.core.model import Release
 from shipdeck.core.sanitize import plain
-from shipdeck.core.session import store_for
+from shipdeck.core.store import store_for
 
 
 def status_dict(state: Release) -> dict:

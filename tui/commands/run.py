@@ -88,7 +88,7 @@ def resume(args: argparse.Namespace) -> int:
 def cockpit(args: argparse.Namespace) -> int:
     """Bare `shipdeck`: open the active release where it stands; never start one unasked."""
     from shipdeck.core.config import load_config
-    from shipdeck.core.session import store_for
+    from shipdeck.core.store import store_for
 
     config = load_config(args.config)
     if store_for(config, args.repo, "production").active() is None:
@@ -116,7 +116,7 @@ def watch(args: argparse.Namespace) -> int:
     from shipdeck.core.config import load_config
     from shipdeck.core.journal import Journal
     from shipdeck.core.machine import apply, is_terminal
-    from shipdeck.core.session import store_for
+    from shipdeck.core.store import store_for
 
     config = load_config(args.config)
     store = store_for(config, args.repo, args.environment)
