@@ -85,6 +85,9 @@ class CockpitScreen(Screen[None]):
             # Opened on a release whose journal already holds a sustained breach.
             self.call_after_refresh(self._raise_rollback, True, "the journal shows a sustained breach")
 
+    def on_resize(self) -> None:
+        self.app.check_size()  # type: ignore[attr-defined]
+
     # -- events from the runner -----------------------------------------------------------
 
     @on(ReleaseEventArrived)

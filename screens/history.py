@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -83,11 +84,9 @@ class HistoryScreen(Screen[None]):
                 Content.styled(plain(message.problem or "No releases journaled yet."), "$warning")
             )
         for row in message.rows:
-            # DataTable parses plain strings as markup; Content cells are shown as they are.
-            cells = [Content(plain(cell)) for cell in row]
-            outcome = row[2]
-            style = "$success" if outcome.startswith("✓") else "$error" if outcome.startswith("✗") else "$warning"
-            cells[2] = Content.styled(plain(outcome), style)
+            # DataTable parses plain strings as markup; Text cells are shown as they are.
+            cells = [Text(plain(cell)) for cell in row]
+            cells[2].stylize("bold")
             table.add_row(*cells)
 
     def action_close(self) -> None:

@@ -24,7 +24,7 @@ class NotesPreviewScreen(Screen[None]):
         self.notes_path = notes_path
 
     def compose(self) -> ComposeResult:
-        yield Static(Content.styled(f"Release notes  {plain(self.notes_path or '')}", "bold"), id="notes-title")
+        yield Static(Content.styled(f"Release notes  {plain(self.notes_path.name if self.notes_path else '')}", "bold"), id="notes-title")
         with VerticalScroll(id="notes-scroll"):
             yield Static(Content.styled("reading the notes…", "$text-muted"), id="notes-text")
         yield Footer()

@@ -24,6 +24,9 @@ class TooSmallScreen(Screen[None]):
     def on_mount(self) -> None:
         self.resized(*self.app.size)
 
+    def on_resize(self) -> None:
+        self.app.check_size()  # type: ignore[attr-defined]
+
     def resized(self, width: int, height: int) -> None:
         self.query_one("#too-small", Static).update(
             Content(

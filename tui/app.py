@@ -12,7 +12,6 @@ from typing import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
 
@@ -38,6 +37,9 @@ class ShipdeckApp(App[int]):
     CSS_PATH = str(STYLESHEET)
     TITLE = "shipdeck"
     ENABLE_COMMAND_PALETTE = True
+    # A large terminal gets more of everything (see themes/cockpit.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
     BINDINGS = [Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True)]
 
     def __init__(
@@ -70,7 +72,7 @@ class ShipdeckApp(App[int]):
             self.notify(note, markup=False, timeout=10)
         if self._start_runner:
             self.run_worker(self._run_release(), exclusive=True, group="runner", exit_on_error=False)
-        self._check_size()
+        self.check_size()
 
     # -- the runner ----------------------------------------------------------------------
 
@@ -123,10 +125,8 @@ class ShipdeckApp(App[int]):
         self.link.stop()
         self.exit(0)
 
-    def on_resize(self, event: Resize) -> None:
-        self._check_size()
-
-    def _check_size(self) -> None:
+    def check_size(self) -> None:
+        """Cover the cockpit with a "too small" message below the minimum size, and back."""
         from shipdeck.screens.too_small import TooSmallScreen
 
         width, height = self.size

@@ -106,7 +106,10 @@ class DeployProgress(Widget):
                 stage_parts += [(f"{mark} ", mark_style), (name, "bold" if status == "running" else ""), "  "]
             lines.append(Content.assemble(*stage_parts))
         lines.append(self._bar())
-        for line in list(self._log)[-self.log_lines_shown :]:
+        if self._status is StepStatus.FAILED and self._message:
+            lines.append(Content.styled(f"✗ {self._message}", "$error bold"))
+        shown = self.log_lines_shown if self.app.size.height < 40 else 8  # a tall terminal shows more log
+        for line in list(self._log)[-shown:]:
             lines.append(Content.styled(f"│ {line}", "$text-muted"))
         return Content("\n").join(lines)
 
