@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def test_demo_scenarios_through_the_cli(tmp_path: Path) -> None:
     origin = tmp_path / "healthy" / "origin.git"
     tags = remote_tags(origin)
     assert "v1.4.0" in tags and "v1.3.0" in tags
+    merged = subprocess.run(["git", "-C", str(origin), "merge-base", "--is-ancestor", "v1.4.0^{commit}", "main"])
+    assert merged.returncode == 0, "the release branch was not merged into main on origin"
     assert _world_json(tmp_path / "healthy")["production_tag"] == "v1.4.0"
     posts = [p["text"] for p in _world_json(tmp_path / "healthy")["posts"]]
     assert posts == ["Deploying v1.4.0 to prod", "v1.4.0 deployed successfully"]
@@ -133,10 +136,21 @@ def _wait_for_event(world: DemoWorld, predicate, timeout: float = 60) -> None:
     raise AssertionError("event never journaled")
 
 
-def test_killed_mid_deploy_resume_reconciles_and_never_deploys_twice(tmp_path: Path) -> None:
+KILL_POINTS = {
+    "after the cut intent": lambda e: e["kind"] == "intent" and e["data"]["step"] == "cut",
+    "after the push": lambda e: e["kind"] == "outcome" and e["data"]["key"].endswith(":cut:1"),
+    "before the announcement": lambda e: e["kind"] == "intent" and e["data"]["step"] == "announce.deploy",
+    "mid-deploy": lambda e: e["kind"] == "step_progressed" and e["data"]["step"] == "deploy",
+    "mid-watch": lambda e: e["kind"] == "sample",
+    "before the merge": lambda e: e["kind"] == "intent" and e["data"]["step"] == "post.merge",
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_killed_anywhere_resume_finishes_without_doing_anything_twice(tmp_path: Path, point: str) -> None:
     world = fast_world(tmp_path)
     process = spawn(world, "release", "--auto", "--yes")
-    _wait_for_event(world, lambda e: e["kind"] == "step_progressed" and e["data"]["step"] == "deploy")
+    _wait_for_event(world, KILL_POINTS[point])
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
 
@@ -148,19 +162,10 @@ def test_killed_mid_deploy_resume_reconciles_and_never_deploys_twice(tmp_path: P
     assert len(changes) == 1
     deploys = [d for d in _world_json(world.root)["deploys"].values() if d["tag"] == "v1.4.0"]
     assert len(deploys) == 1, deploys  # followed the running deploy instead of starting another
-    cut_intents = [e for e in events if e["kind"] == "intent" and e["data"]["step"] == "cut"]
-    assert len(cut_intents) == 1
-
-
-def test_killed_after_tag_intent_resume_reconciles_the_push(tmp_path: Path) -> None:
-    world = fast_world(tmp_path)
-    process = spawn(world, "release", "--auto", "--yes")
-    _wait_for_event(world, lambda e: e["kind"] == "outcome" and e["data"]["key"].endswith(":cut:1"))
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
-    resumed = shipdeck(world, "resume", "--auto")
-    assert resumed.returncode == 0, resumed.stderr
-    assert list(remote_tags(world.origin)).count("v1.4.0") == 1
+    posts = [p["text"] for p in _world_json(world.root)["posts"]]
+    assert posts == ["Deploying v1.4.0 to prod", "v1.4.0 deployed successfully"]
+    assert "v1.4.0" in remote_tags(world.origin)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
 
 
 def test_rollback_from_another_terminal_after_a_blind_watch(tmp_path: Path) -> None:
