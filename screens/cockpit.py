@@ -26,7 +26,7 @@ from shipdeck.tui.widgets.header import ReleaseHeader
 from shipdeck.tui.widgets.metric_chart import MetricChart
 from shipdeck.tui.widgets.rollback_control import RollbackControl
 
-VIEW_UPDATE_DELAY = 0.1  # coalesce bursts of events into one view update
+VIEW_UPDATE_DELAY = 0.25  # coalesce bursts of events: views update at most four times a second
 DEFAULT_DEPLOY_WINDOW = 1800.0
 DEFAULT_POST_RELEASE = 7200.0
 

@@ -70,8 +70,7 @@ async def test_approve_watch_deploy_and_release(tmp_path):
             assert "provision green" in rendered and "tasks" in rendered
 
             await wait_for(pilot, lambda: runner.state.production_runs_new_version, "production to change")
-            await pilot.pause(0.3)
-            assert not button.disabled, "rollback is available once production runs the new version"
+            await wait_for(pilot, lambda: not button.disabled, "the rollback control to arm once production runs the new version")
             await wait_for(pilot, lambda: phase_of(runner.state) is Phase.DONE, "the release to finish", timeout=30)
             await pilot.press("q")  # release over: quits without asking
         assert exit_code_for(runner.state) is ExitCode.RELEASED
