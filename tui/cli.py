@@ -109,32 +109,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _known_error(error: Exception) -> int | None:
+    """Print a failure a captain can act on and return its exit code; None for a real bug."""
     from shipdeck.core.config import ConfigError
     from shipdeck.core.journal import JournalCorrupt
     from shipdeck.core.lock import LockHeld
     from shipdeck.core.providers.base import NotConfigured, ProviderError
-    from shipdeck.core.store import NoActiveRelease
     from shipdeck.core.sanitize import plain
+    from shipdeck.core.store import NoActiveRelease
 
-    if isinstance(error, ConfigError):
-        print(f"shipdeck: configuration error: {plain(error)}", file=sys.stderr)
-        return USAGE
-    if isinstance(error, NotConfigured):
-        print(f"shipdeck: not configured: {plain(error)}", file=sys.stderr)
-        return USAGE
-    if isinstance(error, LockHeld):
-        print(f"shipdeck: {plain(error)}", file=sys.stderr)
-        return WAITING
-    if isinstance(error, NoActiveRelease):
-        print(f"shipdeck: {plain(error)}", file=sys.stderr)
-        return FAILED
-    if isinstance(error, JournalCorrupt):
-        print(f"shipdeck: journal damaged: {plain(error)}", file=sys.stderr)
-        return 5
-    if isinstance(error, ProviderError) or error.__class__.__name__ == "GitReleaseError":
-        print(f"shipdeck: {plain(error)}", file=sys.stderr)
-        return FAILED
-    return None
+    known: list[tuple[tuple[type[Exception], ...], str, int]] = [
+        ((ConfigError,), "configuration error: ", USAGE),
+        ((NotConfigured,), "not configured: ", USAGE),
+        ((LockHeld,), "", WAITING),
+        ((NoActiveRelease,), "", FAILED),
+        ((JournalCorrupt,), "journal damaged: ", 5),
+        ((ProviderError,), "", FAILED),
+    ]
+    for types, prefix, code in known:
+        if isinstance(error, types):
+            break
+    else:
+        if error.__class__.__name__ != "GitReleaseError":  # imported lazily: GitPython is heavy
+            return None
+        prefix, code = "", FAILED
+    print(f"shipdeck: {prefix}{plain(error)}", file=sys.stderr)
+    return code
 
 
 def _lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:
