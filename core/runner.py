@@ -265,8 +265,12 @@ class Runner:
         for path in sorted(self.inbox.glob("*.json")):
             try:
                 command = Command.from_dict(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError, TypeError):
-                continue  # half-written by the sender; read it on the next pass
+            except (OSError, ValueError, TypeError, AttributeError):
+                # Senders write a temporary name and rename, so this is not a half-written
+                # request but a malformed one: answer it rather than retrying forever.
+                path.with_suffix(".result").write_text(json.dumps({"ok": False, "message": "malformed request"}), encoding="utf-8")
+                path.unlink(missing_ok=True)
+                continue
             result = await self.execute_command(command)
             answer = {"ok": result is None, "message": result or "accepted"}
             path.with_suffix(".result").write_text(json.dumps(answer), encoding="utf-8")
