@@ -26,6 +26,11 @@ from .messages import CommandAnswered, ReleaseEventArrived, RunnerFinished
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 
+def no_color_requested() -> bool:
+    """True when NO_COLOR is set, read as Textual reads it (present, whatever its value)."""
+    return "NO_COLOR" in os.environ
+
+
 class ShipdeckApp(App[int]):
     """Args:
     link: the runner (or a stand-in in tests).
@@ -51,7 +56,11 @@ class ShipdeckApp(App[int]):
         start_runner: bool = True,
         theme: str | None = None,
     ) -> None:
-        super().__init__()
+        # Textual reads NO_COLOR here. On its own it only greys colours (its Monochrome filter
+        # still writes 24-bit grey SGR codes); asking for native ANSI colour makes it pick its
+        # NoColor filter instead, so every cell keeps the terminal's own colours. Status stays
+        # readable through symbols and words, and `:nocolor` rules in cockpit.tcss.
+        super().__init__(ansi_color=True if no_color_requested() else None)
         self.link = link
         self.info = info
         self._history = list(history)
