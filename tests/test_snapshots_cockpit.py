@@ -22,3 +22,8 @@ def test_cockpit_deploying(snap_compare, size, theme):
 @pytest.mark.parametrize("size", SIZES)
 def test_cockpit_watching(snap_compare, size, theme):
     assert snap_compare(frozen_app(watching(), theme=theme), terminal_size=SIZES[size])
+
+
+@pytest.mark.parametrize("state", [waiting_for_approval, deploying, watching])
+def test_cockpit_high_contrast(snap_compare, state):
+    assert snap_compare(frozen_app(state(), theme="high-contrast"), terminal_size=SIZES["80x24"])

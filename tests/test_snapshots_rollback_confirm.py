@@ -29,3 +29,7 @@ def test_rollback_confirmation_wrong_version_refused(snap_compare, size, theme):
         await pilot.pause()
 
     assert snap_compare(frozen_app(watching(breach=True), theme=theme), terminal_size=SIZES[size], run_before=type_wrong)
+
+
+def test_rollback_confirmation_high_contrast(snap_compare):
+    assert snap_compare(frozen_app(watching(breach=True), theme="high-contrast"), terminal_size=SIZES["80x24"], run_before=_settle)

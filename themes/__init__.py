@@ -49,7 +49,7 @@ HIGH_CONTRAST = Theme(
     name="shipdeck-high-contrast",
     primary="#FFFF00",
     secondary="#00FFFF",
-    accent="#FF00FF",
+    accent="#FF80FF",
     warning="#FFFF00",
     error="#FF3030",
     success="#00FF00",
@@ -60,6 +60,15 @@ HIGH_CONTRAST = Theme(
     dark=True,
     luminosity_spread=0.3,
     text_alpha=1.0,
+    # The default cursor is the primary colour (yellow), under which the status colours of
+    # the row it sits on fade to ~3:1. Navy keeps every status colour above 4:1 and the
+    # underline marks the row even where navy and black look alike.
+    variables={
+        "block-cursor-background": "#000080",
+        "block-cursor-foreground": "#FFFFFF",
+        "block-cursor-text-style": "bold underline",
+        "block-cursor-blurred-background": "#000050",
+    },
 )
 
 THEMES: tuple[Theme, ...] = (DARK, LIGHT, HIGH_CONTRAST)
