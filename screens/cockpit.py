@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -18,7 +18,8 @@ from shipdeck.core.machine import breached_series, current_step, phase_of, rollb
 from shipdeck.core.model import Release, StepKind, StepStatus
 from shipdeck.core.sanitize import plain
 from shipdeck.tui.cockpit_info import CockpitInfo
-from shipdeck.tui.messages import CommandAnswered, ReleaseEventArrived, RunnerFinished
+from shipdeck.tui.deploy_history import deploy_history
+from shipdeck.tui.messages import CommandAnswered, DeployHistoryLoaded, ReleaseEventArrived, RunnerFinished
 from shipdeck.tui.status_marks import STEP_MARKS, step_duration
 from shipdeck.tui.widgets.checklist import Checklist
 from shipdeck.tui.widgets.deploy_progress import DEPLOY_STEPS, DeployProgress
@@ -81,9 +82,26 @@ class CockpitScreen(Screen[None]):
         self._history = []
         self._update_views()
         self.query_one(Checklist).focus()
+        self._load_deploy_history()
         if breached_series(self.state) and rollback_availability(self.state)[0] and self.state.rollback is None:
             # Opened on a release whose journal already holds a sustained breach.
             self.call_after_refresh(self._raise_rollback, True, "the journal shows a sustained breach")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="deploy-history")
+    def _load_deploy_history(self) -> None:
+        """Read once: earlier deploys of this repository to this environment, for the ETA."""
+        try:
+            paths = self.info.journals()
+        except OSError:
+            return  # no history: the ETA extrapolates from progress
+        history = deploy_history(paths, environment=self.state.environment, current=self.info.journal_path)
+        self.post_message(DeployHistoryLoaded(history))
+
+    @on(DeployHistoryLoaded)
+    def _deploy_history_loaded(self, message: DeployHistoryLoaded) -> None:
+        deploy = self.query_one(DeployProgress)
+        deploy.history = message.history
+        deploy.refresh()
 
     def on_resize(self) -> None:
         self.app.check_size()  # type: ignore[attr-defined]

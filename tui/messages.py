@@ -9,6 +9,8 @@ from textual.message import Message
 from shipdeck.core.events import Event
 from shipdeck.core.model import Release
 
+from .deploy_history import DeployHistory
+
 
 @dataclass
 class ReleaseEventArrived(Message):
@@ -48,3 +50,10 @@ class HistoryLoaded(Message):
 
     rows: list[tuple[str, ...]]
     problem: str = ""
+
+
+@dataclass
+class DeployHistoryLoaded(Message):
+    """Earlier deploys were read from the journals (by a thread worker), for the ETA."""
+
+    history: DeployHistory

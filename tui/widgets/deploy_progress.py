@@ -12,10 +12,12 @@ from shipdeck.core.durations import format_duration
 from shipdeck.core.model import Release, StepStatus
 from shipdeck.core.sanitize import plain
 
+from ..deploy_history import DEPLOY_STEP, DeployHistory
 from ..status_marks import STAGE_MARKS, STEP_MARKS
 
 DEPLOY_STEPS = ("deploy", "rollback.deploy")
 LOG_LINES_KEPT = 50  # bounded: only the tail is ever shown
+BAR_MIN_WIDTH = 10
 
 
 class DeployProgress(Widget):
@@ -39,6 +41,7 @@ class DeployProgress(Widget):
         self._started_at: float | None = None
         self._now = 0.0
         self.log_lines_shown = 2
+        self.history = DeployHistory()  # set by the screen once the journals were read
 
     def progressed(self, step_id: str, data: Mapping[str, Any]) -> None:
         """Take one STEP_PROGRESSED payload of a deploy step."""
@@ -80,14 +83,22 @@ class DeployProgress(Widget):
             self._message = plain(step.summary) or self._message
         self.refresh(layout=True)
 
-    def _eta(self) -> str:
-        """Extrapolated from the progress so far: only once there is some history to go on."""
-        if self._status is not StepStatus.RUNNING or not self._progress or self._started_at is None:
-            return ""
-        if self._progress < 0.05 or self._progress >= 1:
+    def _eta(self, *, short: bool = False) -> str:
+        """Time left, saying what it rests on: the median of earlier deploys when there are
+        any, else an extrapolation of the progress so far (once there is some progress)."""
+        if self._status is not StepStatus.RUNNING or self._started_at is None:
             return ""
         elapsed = max(0.0, self._now - self._started_at)
-        return f" ETA {format_duration(elapsed * (1 - self._progress) / self._progress)}"
+        typical, deploys = self.history.median_seconds, self.history.deploys
+        if self._step_id == DEPLOY_STEP and typical is not None:
+            basis = "median" if short else f"median of {deploys} deploy{'s' if deploys != 1 else ''}"
+            if elapsed > typical:
+                return f" over the {basis} ({format_duration(typical)})"
+            return f" ETA {format_duration(typical - elapsed)} ({basis})"
+        if not self._progress or self._progress < 0.05 or self._progress >= 1:
+            return ""
+        basis = "est." if short else "from progress"
+        return f" ETA {format_duration(elapsed * (1 - self._progress) / self._progress)} ({basis})"
 
     def render(self) -> Content:
         symbol, style = STEP_MARKS[self._status]
@@ -114,8 +125,11 @@ class DeployProgress(Widget):
         return Content("\n").join(lines)
 
     def _bar(self) -> Content:
-        width = max(10, self.size.width - 2 - 18)
         progress = min(1.0, max(0.0, self._progress or 0.0))
-        filled = round(width * progress)
+        room = self.size.width - 2  # the padding
         label = f" {progress * 100:3.0f}%{self._eta()}"
+        if room - len(label) < BAR_MIN_WIDTH:
+            label = f" {progress * 100:3.0f}%{self._eta(short=True)}"
+        width = max(BAR_MIN_WIDTH, room - len(label))
+        filled = round(width * progress)
         return Content.assemble(("█" * filled, "$accent"), ("░" * (width - filled), "$text-muted"), label)
