@@ -41,29 +41,20 @@ def test_history_is_the_median_of_successful_deploys_to_the_environment(two_past
     assert (history.median_seconds, history.deploys) == (150.0, 2)
 
 
-async def test_eta_uses_the_median_of_earlier_deploys(two_past_deploys):
-    app = frozen_app(deploying(), tmp=two_past_deploys)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        text = str(app.screen.query_one(DeployProgress).render())
+@pytest.mark.parametrize(
+    ("with_history", "size", "expected"),
+    [
         # The deploy has run 23s of the 2m30s the last two took.
-        assert "75% ETA 2m07s (median of 2 deploys)" in text, text
-
-
-async def test_eta_at_80x24_says_median_in_short(two_past_deploys):
-    app = frozen_app(deploying(), tmp=two_past_deploys)
-    async with app.run_test(size=(80, 24)) as pilot:
+        (True, (160, 48), "75% ETA 2m07s (median of 2 deploys)"),
+        (True, (80, 24), "75% ETA 2m07s (median)"),  # the short form keeps the bar readable
+        (False, (160, 48), "75% ETA 7s (from progress)"),
+    ],
+)
+async def test_eta_says_what_it_rests_on(two_past_deploys, tmp_path_factory, with_history, size, expected):
+    folder = two_past_deploys if with_history else tmp_path_factory.mktemp("no-history")
+    app = frozen_app(deploying(), tmp=folder)
+    async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
         text = str(app.screen.query_one(DeployProgress).render())
-        assert "75% ETA 2m07s (median)" in text, text
-
-
-async def test_eta_without_history_extrapolates_and_says_so(tmp_path):
-    app = frozen_app(deploying(), tmp=tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        text = str(app.screen.query_one(DeployProgress).render())
-        assert "75% ETA 7s (from progress)" in text, text
+        assert expected in text, text
