@@ -35,7 +35,7 @@ def cockpit(session) -> ShipdeckApp:
     return ShipdeckApp(session.runner, cockpit_info_for(session), history=Journal(session.runner.journal.path).load(repair=False))
 
 
-async def wait_for(pilot, predicate, what: str, timeout: float = 20.0) -> None:
+async def wait_for(pilot, predicate, what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -71,7 +71,7 @@ async def test_approve_watch_deploy_and_release(tmp_path):
 
             await wait_for(pilot, lambda: runner.state.production_runs_new_version, "production to change")
             await wait_for(pilot, lambda: not button.disabled, "the rollback control to arm once production runs the new version")
-            await wait_for(pilot, lambda: phase_of(runner.state) is Phase.DONE, "the release to finish", timeout=30)
+            await wait_for(pilot, lambda: phase_of(runner.state) is Phase.DONE, "the release to finish", timeout=90)
             await pilot.press("q")  # release over: quits without asking
         assert exit_code_for(runner.state) is ExitCode.RELEASED
     finally:
@@ -86,7 +86,7 @@ async def test_regression_raises_rollback_and_typed_version_guards_it(tmp_path):
             runner = session.runner
             await wait_for(pilot, lambda: waiting_approval(runner.state), "the approval")
             await pilot.press("a")
-            await wait_for(pilot, lambda: isinstance(app.screen, RollbackConfirmScreen), "the rollback confirmation", timeout=30)
+            await wait_for(pilot, lambda: isinstance(app.screen, RollbackConfirmScreen), "the rollback confirmation", timeout=90)
             modal = app.screen
             assert "Raised automatically" in str(modal.query_one("#rollback-auto", Static).render())
             assert "error_rate" in str(modal.query_one("#rollback-criteria", Static).render())
@@ -104,7 +104,7 @@ async def test_regression_raises_rollback_and_typed_version_guards_it(tmp_path):
             await pilot.press(*"v1.3.0", "enter")
             await wait_for(pilot, lambda: runner.state.rollback is not None, "the rollback to be accepted")
             assert not isinstance(app.screen, RollbackConfirmScreen)
-            await wait_for(pilot, lambda: phase_of(runner.state) is Phase.ROLLED_BACK, "the rollback to finish", timeout=30)
+            await wait_for(pilot, lambda: phase_of(runner.state) is Phase.ROLLED_BACK, "the rollback to finish", timeout=90)
             assert runner.state.production_version == "v1.3.0"
             assert runner.state.rollback.requested_by == "captain"
             assert "sustained breach" in runner.state.rollback.reason
