@@ -50,6 +50,9 @@ async def run_step(ctx: StepContext) -> None:
         await ctx.failed(f"no handler for action {spec.action!r}")
         return
     await ctx.started()
+    if spec.side_effect and ctx.already_done():
+        await ctx.passed(f"already done before a restart (outcome journaled for {ctx.key})")
+        return
     await function(ctx)
 
 

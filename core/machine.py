@@ -279,7 +279,9 @@ def _intent(state: Release, event: Event) -> Release:
 
 
 def _outcome(state: Release, event: Event) -> Release:
-    return replace(state, intents=tuple(i for i in state.intents if i.key != event.data["key"]))
+    key = event.data["key"]
+    done = state.done_keys | {key} if event.data.get("status") == "done" else state.done_keys
+    return replace(state, intents=tuple(i for i in state.intents if i.key != key), done_keys=done)
 
 
 def _production_changed(state: Release, event: Event) -> Release:

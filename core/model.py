@@ -263,6 +263,9 @@ class Release:
     production_version: str = ""
     production_changed_at: float | None = None
     intents: tuple[Intent, ...] = ()  # open intents: journaled before acting, no outcome yet
+    # Keys whose outcome was "done": a step killed between its outcome and its result must
+    # not act again on resume.
+    done_keys: frozenset[str] = frozenset()
     rollback: Rollback | None = None
     aborted_by: str = ""
     abort_reason: str = ""

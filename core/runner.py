@@ -362,8 +362,17 @@ class StepContext:
     def open_intent(self) -> Intent | None:
         return next((i for i in self.state.intents if i.step == self.step_id), None)
 
+    @property
+    def key(self) -> str:
+        """The idempotency key of this step's current attempt."""
+        return f"{self.state.id}:{self.step_id}:{self.step.attempt}"
+
+    def already_done(self) -> bool:
+        """This attempt's side effect has a journaled "done" outcome (killed before its result)."""
+        return self.key in self.state.done_keys
+
     async def intent(self, action: str, params: Mapping[str, Any]) -> str:
-        key = f"{self.state.id}:{self.step_id}:{self.step.attempt}"
+        key = self.key
         await self.emit(EventKind.INTENT, {"key": key, "step": self.step_id, "action": action, "params": dict(params)})
         return key
 
