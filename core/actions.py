@@ -312,7 +312,7 @@ async def _deploy(ctx: StepContext, tag: str) -> None:
             await ctx.outcome(key, "failed", {"error": str(error)})
             await ctx.failed(str(error))
             return
-    if result.production_changed:
+    if result.production_changed and ctx.state.production_version != tag:  # once, even when reconciled
         await ctx.emit(EventKind.PRODUCTION_CHANGED, {"version": tag, "step": ctx.step_id})
     await ctx.outcome(key, "done", {"production_changed": result.production_changed})
     if result.production_changed:

@@ -22,7 +22,11 @@ from shipdeck.core.model import Phase
 from shipdeck.core.session import Options, open_session
 
 SIDE_EFFECT_STEPS = ("cut", "announce.deploy", "deploy", "announce.success", "post.merge")
-POINTS = [(step, "outcome") for step in SIDE_EFFECT_STEPS] + [("cut", "intent"), ("deploy", "intent")]
+POINTS = [(step, "outcome") for step in SIDE_EFFECT_STEPS] + [
+    ("cut", "intent"),
+    ("deploy", "intent"),
+    ("deploy", "production_changed"),
+]
 
 
 DRIVER = """
@@ -34,7 +38,8 @@ config, repo, step, kind = sys.argv[1:]
 session = open_session(Options(config_path=Path(config), repo_path=Path(repo), auto=True, assume_yes=True, force=True))
 
 def crash(event, state):
-    if event.kind.value == kind and f":{step}:" in str(event.data.get("key", "")):
+    here = f":{step}:" in str(event.data.get("key", "")) or event.data.get("step") == step
+    if event.kind.value == kind and here:
         os._exit(137)
 
 session.runner.subscribe(crash)
