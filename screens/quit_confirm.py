@@ -44,7 +44,7 @@ class QuitConfirmScreen(ModalScreen[bool]):
         ]
         if step is not None and step.status is StepStatus.RUNNING:
             lines.append(Content(f"“{plain(step.spec.title)}” is running; on resume shipdeck reconciles it with the outside system rather than repeating it."))
-        lines.append(Content.assemble("Run ", ("shipdeck resume", "bold $accent"), " to continue from here."))
+        lines.append(Content.assemble("Run ", (plain(self.info.resume_command), "bold $accent"), " to continue from here."))
         with Vertical():
             yield Static(Content("\n").join(lines))
             with Horizontal(id="quit-buttons"):

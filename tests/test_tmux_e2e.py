@@ -66,7 +66,7 @@ def test_demo_cockpit_in_tmux(tmp_path):
         time.sleep(0.5)  # let the lone Escape be read as a key, not the start of "alt+q"
         wait_for("Roll back")
         keys("q")
-        wait_for("shipdeck resume")  # quitting mid-release says what happens
+        wait_for("to continue from here")  # quitting mid-release says what happens and how to resume
         keys("y")
         shown = wait_for("EXIT=", timeout=15)
         assert "EXIT=4" in shown or "EXIT=5" in shown  # the release waits for `shipdeck resume`

@@ -193,7 +193,25 @@ def cockpit_info_for(session) -> CockpitInfo:
         now=runner.clock.now,
         notes=tuple(session.notes),
         resumed=session.resumed,
+        resume_command=resume_command(session),
     )
+
+
+def resume_command(session) -> str:
+    """The exact command that continues this release from another shell."""
+    import shlex
+    from pathlib import Path
+
+    options = session.options
+    argv = ["shipdeck"]
+    if Path(options.config_path).resolve() != (Path(options.repo_path) / "shipdeck.toml").resolve():
+        argv += ["--config", str(Path(options.config_path).resolve())]
+    if Path(options.repo_path).resolve() != Path.cwd().resolve():
+        argv += ["--repo", str(Path(options.repo_path).resolve())]
+    argv.append("resume")
+    if options.environment != "production":
+        argv += ["--env", options.environment]
+    return shlex.join(argv)
 
 
 def run_cockpit(session) -> int:
@@ -214,6 +232,17 @@ def run_cockpit(session) -> int:
 
         app = ShipdeckApp(session.runner, replace(info, notes=tuple(notes)), history=history)
         app.run()
-        return int(exit_code_for(session.runner.state))
+        state = session.runner.state
+        if not phase_of_terminal(state):
+            import sys
+
+            print(f"shipdeck: {state.tag} is still in progress; `{info.resume_command}` continues it", file=sys.stderr)
+        return int(exit_code_for(state))
     finally:
         session.close()
+
+
+def phase_of_terminal(state) -> bool:
+    from shipdeck.core.machine import is_terminal
+
+    return is_terminal(state)

@@ -44,6 +44,7 @@ class CockpitInfo:
     now: Callable[[], float] = time.time
     notes: tuple[str, ...] = field(default_factory=tuple)  # told to the captain on start
     resumed: bool = False
+    resume_command: str = "shipdeck resume"  # with --config/--repo when they are not the defaults
 
     @property
     def may_roll_back(self) -> bool:
