@@ -120,6 +120,10 @@ def test_a_second_captain_is_told_who_holds_the_release(tmp_path: Path) -> None:
         second = shipdeck(world, "release", "--auto", "--yes", SHIPDECK_USER="bob")
         assert second.returncode == 4
         assert "held by captain@" in second.stderr and "pid" in second.stderr
+        watcher = shipdeck(world, "watch", "--json", SHIPDECK_USER="bob")  # read-only, needs no lock
+        assert watcher.returncode == 0, watcher.stderr
+        records = [json.loads(line) for line in watcher.stdout.splitlines()]
+        assert records[0]["kind"] == "release_started" and records[-1]["phase"] == "done"
     finally:
         assert captain.wait(timeout=120) == 0, captain.communicate()[1]
 
