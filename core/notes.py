@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 from pathlib import Path
-
-import git
+from typing import NamedTuple
 
 __all__ = [
     "SECTIONS",
@@ -99,22 +98,46 @@ class Commit(NamedTuple):
     body: str = ""
 
 
-def collect_commits(repo_path: Path | str, from_ref: str | None, to_ref: str) -> list[Commit]:
-    """Commits reachable from ``to_ref`` and not from ``from_ref``, newest first, one git call."""
+class NotesError(Exception):
+    """git could not list the range (an unknown ref, not a repository)."""
+
+
+_FIELDS = 6  # sha, parents, author, timestamp, subject, body; NUL-separated, NUL after each
+
+
+def iter_commits(repo_path: Path | str, from_ref: str | None, to_ref: str) -> Iterator[Commit]:
+    """Commits reachable from ``to_ref`` and not from ``from_ref``, newest first, one git call.
+
+    Streams: records are parsed while git is still writing, so on a large range the Python
+    work overlaps git's instead of following it.
+    """
     revision = f"{from_ref}..{to_ref}" if from_ref else to_ref
-    raw: bytes = git.Git(str(repo_path)).log(
-        revision, "-z", "--no-color", "--encoding=UTF-8",
+    argv = [
+        "git", "-C", str(repo_path), "log", revision, "-z", "--no-color", "--encoding=UTF-8",
         "--format=%H%x00%P%x00%an%x00%ct%x00%s%x00%b",
         "--",  # so a ref is never taken for a path
-        stdout_as_string=False,
-    )
-    # NUL cannot occur inside a commit message, so six NUL-separated fields per commit.
-    fields = raw.decode("utf-8", errors="replace").split("\x00")
-    columns = iter(fields[: len(fields) - len(fields) % 6])
-    return [
-        Commit(sha, tuple(parents.split()), author, int(timestamp or 0), subject, body.rstrip("\n"))
-        for sha, parents, author, timestamp, subject, body in zip(*[columns] * 6)
     ]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        pending = b""
+        fields: list[str] = []
+        while chunk := process.stdout.read1(1 << 16):
+            parts = (pending + chunk).split(b"\x00")
+            pending = parts.pop()  # a field git has not finished writing
+            fields.extend(part.decode("utf-8", errors="replace") for part in parts)
+            usable = len(fields) - len(fields) % _FIELDS
+            columns = iter(fields[:usable])
+            for sha, parents, author, timestamp, subject, body in zip(*[columns] * _FIELDS):
+                yield Commit(sha, tuple(parents.split()), author, int(timestamp or 0), subject, body.rstrip("\n"))
+            del fields[:usable]
+        error = process.stderr.read().decode("utf-8", errors="replace").strip()
+        if process.wait() != 0:
+            raise NotesError(f"git log {revision} in {repo_path} failed: {error or 'exit ' + str(process.returncode)}")
+
+
+def collect_commits(repo_path: Path | str, from_ref: str | None, to_ref: str) -> list[Commit]:
+    """Every commit of the range as a list (see ``iter_commits``)."""
+    return list(iter_commits(repo_path, from_ref, to_ref))
 
 
 class CommitNote(NamedTuple):
@@ -130,9 +153,12 @@ class CommitNote(NamedTuple):
     author: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class NoteEntry:
-    """One published line: a commit, or a pull request with all of its commits."""
+class NoteEntry(NamedTuple):
+    """One published line: a commit, or a pull request with all of its commits.
+
+    A NamedTuple like Commit: one is built per commit, and a frozen dataclass's __init__
+    costs several times more on a 20,000-commit range.
+    """
 
     section: str
     text: str
@@ -328,6 +354,7 @@ def build_notes(
     date: dt.date,
     compare_url: str = "",
     rules: Sequence[Mapping] = (),
+    classified: Mapping[str, _Classified] | None = None,
 ) -> ReleaseNotes:
     """Classify ``commits`` (newest first, as ``collect_commits`` returns them).
 
@@ -339,7 +366,8 @@ def build_notes(
     compiled = _compile_rules(rules)
     cancelled = _cancelled_reverts(commits)
     members = _pull_request_members(commits)
-    classified = {c.sha: _classify(c.subject, c.body, compiled) for c in commits}
+    if classified is None:
+        classified = {c.sha: _classify(c.subject, c.body, compiled) for c in commits}
 
     by_sha = {c.sha: c for c in commits}
     pr_members = {sha: group for sha, group in members.items() if _pr_number(by_sha[sha])}
@@ -425,4 +453,10 @@ def notes_for_range(
     kw.setdefault("version", to_ref)
     kw.setdefault("previous_tag", from_ref)
     kw.setdefault("date", dt.date.today())
-    return build_notes(collect_commits(repo_path, from_ref, to_ref), **kw)  # type: ignore[arg-type]
+    compiled = _compile_rules(kw.get("rules", ()))  # type: ignore[arg-type]
+    commits: list[Commit] = []
+    classified: dict[str, _Classified] = {}
+    for commit in iter_commits(repo_path, from_ref, to_ref):  # classify while git still writes
+        commits.append(commit)
+        classified[commit.sha] = _classify(commit.subject, commit.body, compiled)
+    return build_notes(commits, classified=classified, **kw)  # type: ignore[arg-type]

@@ -27,6 +27,8 @@ def test_notes_and_migrations_from_the_cli(tmp_path: Path) -> None:
     assert "compare/v1.3.0...v1.4.0" in notes.stdout
     as_json = json.loads(shipdeck(world, "notes", "--to", "origin/develop", "--format", "json").stdout)
     assert as_json["previous_tag"] == "v1.3.0" and as_json["commits"]
+    unknown = shipdeck(world, "notes", "--from", "v0.0.0-nope", "--to", "origin/develop")
+    assert unknown.returncode == 2 and "v0.0.0-nope" in unknown.stderr and "Traceback" not in unknown.stderr
     migrations = shipdeck(world, "check-migrations", "--to", "origin/develop")
     assert migrations.returncode == 0, migrations.stdout + migrations.stderr
 

@@ -129,9 +129,13 @@ def _known_error(error: Exception) -> int | None:
         if isinstance(error, types):
             break
     else:
-        if error.__class__.__name__ != "GitReleaseError":  # imported lazily: GitPython is heavy
+        # Imported lazily (GitPython is heavy), so matched by name.
+        if error.__class__.__name__ == "NotesError":
+            prefix, code = "", USAGE
+        elif error.__class__.__name__ == "GitReleaseError":
+            prefix, code = "", FAILED
+        else:
             return None
-        prefix, code = "", FAILED
     print(f"shipdeck: {prefix}{plain(error)}", file=sys.stderr)
     return code
 
