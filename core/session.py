@@ -22,9 +22,9 @@ from .machine import Policy
 from .model import ReleaseType
 from .plan import build_plan
 from .runner import Runner
-from .store import NoActiveRelease, Store, identity, store_for
+from .store import NoActiveRelease, ReleaseInProgress, Store, identity, store_for
 
-__all__ = ["NoActiveRelease", "Options", "Session", "authority_for", "open_session", "store_for"]
+__all__ = ["NoActiveRelease", "ReleaseInProgress", "Options", "Session", "authority_for", "open_session", "store_for"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,7 @@ def open_session(options: Options, clock: Clock | None = None) -> Session:
         active = store.active(repair=True)
         if active is not None:
             journal, events, state = active
+            _refuse_a_different_release(options, state)
             resumed = True
             if journal.truncated_bytes:
                 notes.append(f"cut a torn last line ({journal.truncated_bytes} bytes) from {journal.path}")
@@ -118,6 +119,21 @@ def open_session(options: Options, clock: Clock | None = None) -> Session:
     except BaseException:
         lock.release()
         raise
+
+
+def _refuse_a_different_release(options: Options, state) -> None:
+    """`shipdeck release` with an active release resumes it, unless it asked for another one."""
+    if options.resume_only:
+        return
+    asked_type = options.release_type != state.release_type.value
+    asked_version = options.version is not None and options.version.lstrip("v") != state.version
+    if asked_type or asked_version:
+        wanted = f"{options.release_type} {options.version or ''}".strip()
+        raise ReleaseInProgress(
+            f"{state.tag} ({state.release_type.value}) is already in progress for {state.environment}; "
+            f"it must finish, roll back or be aborted before a {wanted} release can start. "
+            "`shipdeck resume` continues it; `shipdeck status` shows where it stands."
+        )
 
 
 def _release_id(events: list[Event]) -> str:

@@ -28,6 +28,10 @@ class NoActiveRelease(Exception):
     """There is no release in progress for this repository and environment."""
 
 
+class ReleaseInProgress(Exception):
+    """A different release than the one asked for is already in progress."""
+
+
 def identity() -> str:
     """Who is acting: SHIPDECK_USER, else the OS user."""
     name = os.environ.get("SHIPDECK_USER", "").strip()

@@ -88,6 +88,9 @@ def test_waiting_for_approval_exits_4_then_approve_elsewhere_and_resume(tmp_path
     assert first.returncode == 4, first.stderr
     assert "waiting for a person" in first.stderr and "Approval: engineering-manager" in first.stderr
 
+    other = shipdeck(world, "release", "--auto", "--type", "hotfix")
+    assert other.returncode == 2 and "v1.4.0 (regular) is already in progress" in other.stderr
+
     refused = shipdeck(world, "approve", SHIPDECK_USER="mallory")
     assert refused.returncode == 1 and "does not hold a role" in refused.stderr
 

@@ -115,13 +115,14 @@ def _known_error(error: Exception) -> int | None:
     from shipdeck.core.lock import LockHeld
     from shipdeck.core.providers.base import NotConfigured, ProviderError
     from shipdeck.core.sanitize import plain
-    from shipdeck.core.store import NoActiveRelease
+    from shipdeck.core.store import NoActiveRelease, ReleaseInProgress
 
     known: list[tuple[tuple[type[Exception], ...], str, int]] = [
         ((ConfigError,), "configuration error: ", USAGE),
         ((NotConfigured,), "not configured: ", USAGE),
         ((LockHeld,), "", WAITING),
         ((NoActiveRelease,), "", FAILED),
+        ((ReleaseInProgress,), "", USAGE),
         ((JournalCorrupt,), "journal damaged: ", 5),
         ((ProviderError,), "", FAILED),
     ]
