@@ -533,17 +533,40 @@ def next_actions(state: Release, policy: Policy) -> list[Action]:
     return []
 
 
-def migration_verdict(state: Release) -> tuple[bool, str]:
-    """Whether rolling back past this release is safe for the database.
+def failed_after_production_changed(state: Release) -> StepState | None:
+    """A release step that failed once production ran the new version (a rollback criterion)."""
+    if state.rollback is not None or not (state.production_runs_new_version or state.production_unknown):
+        return None
+    step = current_step(state)
+    return step if step is not None and step.status is StepStatus.FAILED else None
+
+
+def suggested_rollback_reason(state: Release) -> str:
+    """The rollback criteria met right now, as the reason a person would announce."""
+    breaches = breached_series(state)
+    if breaches:
+        return "sustained breach: " + "; ".join(describe_breach(h) for h in breaches)
+    failed = failed_after_production_changed(state)
+    if failed is not None:
+        return f"{failed.spec.title} failed: {failed.summary}"
+    return ""
+
+
+def migration_verdict(state: Release) -> tuple[str, str]:
+    """("additive" | "not-additive" | "unknown", a sentence) for rolling back past this release.
 
     A release whose migrations were not additive (the check was waived) may have dropped or
-    renamed what the previous version still reads; rolling back past it is flagged unsafe.
+    renamed what the previous version still reads; rolling back past it is flagged.
     """
     step = state.step("preflight.migrations")
-    if step is None or step.status is StepStatus.PENDING:
-        return True, "migrations not checked yet"
-    if step.status is StepStatus.WAIVED:
-        return False, f"NOT additive (waived by {step.waived_by}: {step.waive_reason}); the previous version may fail against the new schema"
+    previous = state.previous_tag or "the previous version"
+    if step is None:
+        return "unknown", "migrations: not checked in this plan — check the schema by hand"
     if step.status is StepStatus.PASSED:
-        return True, "additive only: rollback is schema-safe"
-    return False, f"migration check {step.status.value}: {step.summary}"
+        return "additive", f"migrations additive ({step.summary}): {previous} runs on the new schema"
+    if step.status is StepStatus.WAIVED:
+        return "not-additive", (
+            f"migrations NOT additive — waived by {step.waived_by or '?'}: {step.waive_reason}. "
+            f"{previous} may fail on the new schema: check before confirming"
+        )
+    return "unknown", f"migrations {step.status.value}: {step.summary or 'no verdict'} — check the schema by hand"

@@ -160,7 +160,7 @@ class Runner:
     async def _request_rollback(self, by: str, reason: str, automatic: bool) -> None:
         state = self.state
         target = state.rollback.target if state.rollback else state.previous_tag
-        schema_safe, schema_verdict = migration_verdict(state)
+        schema_verdict, schema_note = migration_verdict(state)
         await self.emit(
             EventKind.ROLLBACK_REQUESTED,
             {
@@ -170,8 +170,8 @@ class Runner:
                 "automatic": automatic,
                 "breaches": [h.spec.name for h in breached_series(state)],
                 "evidence": {h.spec.name: describe_breach(h) for h in breached_series(state)},
-                "schema_safe": schema_safe,
                 "schema_verdict": schema_verdict,
+                "schema_note": schema_note,
             },
         )
 

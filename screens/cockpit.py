@@ -14,7 +14,13 @@ from textual.widgets import Footer, Static
 
 from shipdeck.core.commands import Command
 from shipdeck.core.events import Event, EventKind
-from shipdeck.core.machine import breached_series, current_step, phase_of, rollback_availability
+from shipdeck.core.machine import (
+    breached_series,
+    current_step,
+    failed_after_production_changed,
+    phase_of,
+    rollback_availability,
+)
 from shipdeck.core.model import Release, StepKind, StepStatus
 from shipdeck.core.sanitize import plain
 from shipdeck.tui.cockpit_info import CockpitInfo
@@ -116,6 +122,10 @@ class CockpitScreen(Screen[None]):
         if message.event.kind is EventKind.BREACH_CONFIRMED:
             series = plain(message.event.data.get("series", "?"))
             self._raise_rollback(True, f"the engine confirmed a sustained breach of {series}")
+        elif message.event.kind is EventKind.STEP_FAILED:
+            failed = failed_after_production_changed(self.state)
+            if failed is not None:  # a critical path broken in production is a rollback criterion
+                self._raise_rollback(True, f"{plain(failed.spec.title)} failed after the deploy")
 
     @on(RunnerFinished)
     def _runner_finished(self, message: RunnerFinished) -> None:

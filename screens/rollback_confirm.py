@@ -13,35 +13,27 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from shipdeck.core.commands import Command
-from shipdeck.core.machine import breached_series, describe_breach
+from shipdeck.core.machine import breached_series, describe_breach, suggested_rollback_reason
+from shipdeck.core.machine import migration_verdict as core_migration_verdict
 from shipdeck.core.model import Health, Release, StepStatus
 from shipdeck.core.sanitize import plain
 from shipdeck.tui.cockpit_info import CockpitInfo
 from shipdeck.tui.messages import CommandAnswered
 
 
+_VERDICT_LOOKS = {"additive": ("✓ ", "$success"), "not-additive": ("! ", "$error bold"), "unknown": ("? ", "$warning")}
+
+
 def migration_verdict(state: Release) -> tuple[str, str]:
     """(sentence, style) on whether the previous version's code can run on the current schema."""
-    step = state.step("preflight.migrations")
-    if step is None:
-        return "migrations: not checked in this plan — check the schema by hand", "$warning"
-    if step.status is StepStatus.PASSED:
-        return f"✓ migrations additive ({plain(step.summary)}): {plain(state.previous_tag)} runs on the new schema", "$success"
-    if step.status is StepStatus.WAIVED:
-        who = plain(step.waived_by or "?")
-        return (
-            f"! migrations NOT additive — waived by {who}: {plain(step.waive_reason)}. "
-            f"{plain(state.previous_tag)} may fail on the new schema: check before confirming",
-            "$error bold",
-        )
-    return f"? migrations {step.status.value}: {plain(step.summary) or 'no verdict'} — check the schema by hand", "$warning"
+    verdict, sentence = core_migration_verdict(state)
+    mark, style = _VERDICT_LOOKS[verdict]
+    return mark + plain(sentence), style
 
 
 def breach_reason(state: Release) -> str:
-    breaches = breached_series(state)
-    if not breaches:
-        return ""
-    return "sustained breach: " + "; ".join(plain(describe_breach(h)) for h in breaches)
+    """The reason to prefill: the rollback criteria the engine sees met (breach or failed check)."""
+    return plain(suggested_rollback_reason(state))
 
 
 class RollbackConfirmScreen(ModalScreen[bool]):

@@ -225,3 +225,32 @@ def test_exit_code_for_a_blind_watch_after_production_changed_pages() -> None:
 def test_exit_code_waiting_for_approval() -> None:
     script = Script().pass_steps(*PRE_STEPS).add(EventKind.STEP_WAITING, step="approval", reason="waiting")
     assert exit_code_for(fold(script.events)) is ExitCode.WAITING
+
+
+def test_suggested_rollback_reason_names_a_failed_check_after_the_deploy() -> None:
+    from shipdeck.core.machine import suggested_rollback_reason
+
+    script = Script().to_production().add(EventKind.STEP_STARTED, step="verify.smoke")
+    assert suggested_rollback_reason(fold(script.events)) == ""
+    script.add(EventKind.STEP_FAILED, step="verify.smoke", summary="login failed: 500")
+    assert suggested_rollback_reason(fold(script.events)) == "Smoke test production failed: login failed: 500"
+
+
+@pytest.mark.parametrize(
+    ("event", "verdict"),
+    [
+        ({"kind": EventKind.STEP_PASSED, "summary": "1 migration file(s), all additive"}, "additive"),
+        ({"kind": EventKind.STEP_WAIVED, "by": "alice", "reason": "column unused since v1.2"}, "not-additive"),
+        ({"kind": EventKind.STEP_WAITING, "reason": "1 finding"}, "unknown"),
+    ],
+)
+def test_migration_verdict_guards_the_rollback(event: dict, verdict: str) -> None:
+    from shipdeck.core.machine import migration_verdict
+
+    script = Script().pass_steps(*PRE_STEPS[:5])
+    kind = event.pop("kind")
+    script.add(EventKind.STEP_STARTED, step="preflight.migrations").add(kind, step="preflight.migrations", **event)
+    found, sentence = migration_verdict(fold(script.events))
+    assert found == verdict
+    if verdict == "not-additive":
+        assert "alice" in sentence and "v1.3.0 may fail" in sentence

@@ -111,3 +111,25 @@ async def test_regression_raises_rollback_and_typed_version_guards_it(tmp_path):
         assert exit_code_for(runner.state) is ExitCode.ROLLED_BACK
     finally:
         session.close()
+
+
+async def test_a_critical_path_broken_in_production_raises_the_rollback_confirmation(tmp_path):
+    from textual.widgets import Input
+
+    session = demo_session(tmp_path, "smoke-failure")
+    try:
+        app = cockpit(session)
+        async with app.run_test(size=(80, 24)) as pilot:
+            runner = session.runner
+            await wait_for(pilot, lambda: waiting_approval(runner.state), "the approval")
+            await pilot.press("a")
+            await wait_for(pilot, lambda: isinstance(app.screen, RollbackConfirmScreen), "the rollback confirmation", timeout=90)
+            modal = app.screen
+            assert "Smoke test production failed after the deploy" in str(modal.query_one("#rollback-auto", Static).render())
+            reason = modal.query_one("#rollback-reason", Input).value
+            assert reason.startswith("Smoke test production failed: apply to job (end-to-end) failed")
+            assert runner.state.rollback is None  # nothing happens until the captain confirms
+            await pilot.press(*"v1.3.0", "enter")
+            await wait_for(pilot, lambda: phase_of(runner.state) is Phase.ROLLED_BACK, "the rollback to finish", timeout=90)
+    finally:
+        session.close()

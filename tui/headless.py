@@ -61,8 +61,8 @@ def describe(event: Event, state: Release) -> str:
     elif kind is EventKind.ROLLBACK_REQUESTED:
         who = "automatically" if data.get("automatic") else f"by {data.get('by')}"
         text = f"ROLLBACK to {data.get('target')} requested {who}: {data.get('reason')}"
-        if data.get("schema_safe") is False:
-            text += f" — WARNING: {data.get('schema_verdict')}"
+        if data.get("schema_verdict") not in (None, "additive"):
+            text += f" — WARNING: {data.get('schema_note')}"
     elif kind is EventKind.RELEASE_ABORTED:
         text = f"release aborted by {data.get('by')}: {data.get('reason')}"
     elif kind is EventKind.RELEASE_FAILED:
