@@ -43,6 +43,14 @@ async def wait_for(pilot, predicate, what: str, timeout: float = 60.0) -> None:
         await pilot.pause(0.05)
 
 
+async def approve_until_rollback_is_raised(pilot, runner) -> RollbackConfirmScreen:
+    """Approve the waiting release, then wait for the cockpit to raise the rollback by itself."""
+    await wait_for(pilot, lambda: waiting_approval(runner.state), "the approval")
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RollbackConfirmScreen), "the rollback confirmation", timeout=90)
+    return pilot.app.screen
+
+
 def waiting_approval(state) -> bool:
     step = state.step("approval")
     return step is not None and step.status is StepStatus.WAITING
@@ -84,10 +92,7 @@ async def test_regression_raises_rollback_and_typed_version_guards_it(tmp_path):
         app = cockpit(session)
         async with app.run_test(size=(80, 24)) as pilot:
             runner = session.runner
-            await wait_for(pilot, lambda: waiting_approval(runner.state), "the approval")
-            await pilot.press("a")
-            await wait_for(pilot, lambda: isinstance(app.screen, RollbackConfirmScreen), "the rollback confirmation", timeout=90)
-            modal = app.screen
+            modal = await approve_until_rollback_is_raised(pilot, runner)
             assert "Raised automatically" in str(modal.query_one("#rollback-auto", Static).render())
             assert "error_rate" in str(modal.query_one("#rollback-criteria", Static).render())
             assert "migrations" in str(modal.query_one("#rollback-migrations", Static).render())
@@ -121,10 +126,7 @@ async def test_a_critical_path_broken_in_production_raises_the_rollback_confirma
         app = cockpit(session)
         async with app.run_test(size=(80, 24)) as pilot:
             runner = session.runner
-            await wait_for(pilot, lambda: waiting_approval(runner.state), "the approval")
-            await pilot.press("a")
-            await wait_for(pilot, lambda: isinstance(app.screen, RollbackConfirmScreen), "the rollback confirmation", timeout=90)
-            modal = app.screen
+            modal = await approve_until_rollback_is_raised(pilot, runner)
             assert "Smoke test production failed after the deploy" in str(modal.query_one("#rollback-auto", Static).render())
             reason = modal.query_one("#rollback-reason", Input).value
             assert reason.startswith("Smoke test production failed: apply to job (end-to-end) failed")
