@@ -429,5 +429,9 @@ async def merge_release(ctx: StepContext) -> None:
     key = await ctx.intent("merge", {"branch": plan.branch})
     result = await ctx.blocking(git.merge_release, plan)
     await ctx.outcome(key, "done", {"summary": str(result)})
-    targets = ", ".join(getattr(result, "targets", ()) or [ctx.config.project.main_branch])
-    await ctx.passed(f"{plan.branch} merged into {targets} and pushed")
+    parts = []
+    if result.merged_into:
+        parts.append(f"merged into {' and '.join(result.merged_into)}" + (" and pushed" if result.pushed else ""))
+    if result.already_merged:
+        parts.append(f"already in {' and '.join(result.already_merged)}")
+    await ctx.passed(f"{plan.branch} " + "; ".join(parts or ["merged"]))

@@ -65,7 +65,14 @@ def build_plan(release_type: ReleaseType, config: Config) -> list[StepSpec]:
     steps += [
         StepSpec("post.watch", "Post-release watch", Phase.RELEASED, POST, action="post_watch"),
         StepSpec("post.notes", "Publish release notes", Phase.FINALIZE, POST, action="publish_notes", side_effect=True),
-        StepSpec("post.merge", "Merge release branch into main", Phase.FINALIZE, POST, action="merge_release", side_effect=True),
+        StepSpec(
+            "post.merge",
+            "Merge into main and develop" if hotfix else "Merge release branch into main",
+            Phase.FINALIZE,
+            POST,
+            action="merge_release",
+            side_effect=True,
+        ),
     ]
     return steps + rollback_plan()
 

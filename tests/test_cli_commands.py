@@ -45,3 +45,17 @@ def test_doctor_history_and_status(tmp_path: Path) -> None:
     status = json.loads(shipdeck(world, "status", "--json").stdout)
     assert status["phase"] == "done" and status["production"] == "v1.4.0" and status["lock"] is None
     assert not status["rollback"]["available"]
+
+
+def test_a_hotfix_is_cut_from_main_skips_the_staging_soak_and_merges_back_into_develop(tmp_path: Path) -> None:
+    import subprocess
+
+    world = fast_world(tmp_path)
+    result = shipdeck(world, "release", "--type", "hotfix", "--auto", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "skipped by the hotfix fast-track" in result.stdout
+    assert "approved by captain as cto" in result.stdout
+    assert "hotfix/1.3.1 merged into main and develop and pushed" in result.stdout
+    for branch in ("main", "develop"):
+        contained = subprocess.run(["git", "-C", str(world.origin), "merge-base", "--is-ancestor", "v1.3.1", branch])
+        assert contained.returncode == 0, f"v1.3.1 is not in {branch} on origin"
