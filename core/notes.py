@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from .sanitize import plain
+
 __all__ = [
     "SECTIONS",
     "Commit",
@@ -72,19 +74,8 @@ _SQUASH_PR = re.compile(r"\(#(?P<pr>\d+)\)\s*$")
 _MERGE_PR = re.compile(r"^Merge pull request #(?P<pr>\d+) from \S+")
 _REVERT_SUBJECT = re.compile(r'^Revert "(?P<subject>.*)"$')
 _REVERTS_SHA = re.compile(r"This reverts commit (?P<sha>[0-9a-f]{7,40})")
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI, e.g. colours
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC, e.g. hyperlinks and window titles
-    r"|\x1b[@-_]?"  # other escapes, and a lone ESC
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"  # C0/C1, bidi overrides
-)
-
-
-def strip_control(text: str) -> str:
-    """``text`` without terminal escape sequences, control or bidi-override characters."""
-    if text.isprintable():  # the common case, and much cheaper than the regex
-        return text
-    return _CONTROL.sub("", text.replace("\t", " ").replace("\n", " ").replace("\r", " "))
+# One sanitiser for every untrusted string shown anywhere (see core/sanitize.py).
+strip_control = plain
 
 
 class Commit(NamedTuple):

@@ -19,12 +19,15 @@ _ESCAPES = re.compile(
     """,
     re.VERBOSE,
 )
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 controls, and the bidi overrides that can make a line read differently than it is.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def plain(text: object, *, keep_newlines: bool = False) -> str:
-    """`text` with every terminal control removed; newlines become spaces unless kept."""
-    cleaned = _CONTROLS.sub("", _ESCAPES.sub("", str(text)))
+    """`text` with every terminal control removed; newlines and tabs become spaces unless kept."""
+    text = str(text)
+    if text.isprintable():  # the common case (20,000 commit subjects), far cheaper than the regexes
+        return text
     if not keep_newlines:
-        cleaned = cleaned.replace("\n", " ").replace("\t", " ")
-    return cleaned
+        text = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
