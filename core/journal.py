@@ -83,7 +83,10 @@ class Journal:
             if not line.strip():
                 continue
             event = decode(line, self.path, number)
-            expected = events[-1].seq + 1 if events else event.seq
+            if not events and event.seq != 1:
+                # A journal that does not start at 1 lost its beginning (or was spliced).
+                raise JournalCorrupt(self.path, number, f"the first sequence number is {event.seq}, expected 1")
+            expected = events[-1].seq + 1 if events else 1
             if event.seq != expected:
                 raise JournalCorrupt(self.path, number, f"sequence {event.seq} follows {expected - 1}")
             events.append(event)
@@ -100,8 +103,7 @@ class Journal:
         """Write one event and fsync it; only then does the caller act on it."""
         event = Event(kind=kind, data=data, at=at, seq=self.next_seq)
         if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "ab")
+            self._file = _open_durably(self.path)
         self._file.write(encode(event))
         self._file.flush()
         os.fsync(self._file.fileno())
@@ -112,6 +114,44 @@ class Journal:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def make_dirs_durably(folder: Path) -> None:
+    """Create `folder` and its missing parents so that a crash cannot lose any of them.
+
+    A new directory entry is durable only once its parent directory is fsynced.
+    """
+    missing: list[Path] = []
+    current = Path(folder)
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            pass  # another process made it meanwhile; its parent entry is theirs to sync
+        _fsync_dir(path.parent)
+
+
+def _open_durably(path: Path) -> Any:
+    """Open a journal for appending; a newly created file is made durable in its folder."""
+    make_dirs_durably(path.parent)
+    created = not path.exists()
+    handle = open(path, "ab")
+    if created:
+        # The first event is fsynced with the file, but the file's name lives in the folder:
+        # without this a crash could lose the whole journal of a release that acted.
+        _fsync_dir(path.parent)
+    return handle
 
 
 def iter_journals(state_dir: Path) -> Iterator[Path]:

@@ -241,3 +241,41 @@ def test_any_list_of_events_round_trips(events: list[tuple[EventKind, dict[str, 
         reader = Journal(path)
         assert reader.load(repair=False) == written
         assert reader.next_seq == len(events) + 1
+
+
+@pytest.mark.parametrize("first", [0, 2, 7])
+def test_a_journal_that_does_not_start_at_one_is_reported(tmp_path: Path, first: int) -> None:
+    path = tmp_path / "r1.jsonl"
+    lines = [encode(Event(EventKind.NOTE, {"message": f"n{seq}"}, at=1.0, seq=seq)) for seq in (first, first + 1)]
+    path.write_bytes(b"".join(lines))
+
+    with pytest.raises(JournalCorrupt) as caught:
+        Journal(path).load()
+    assert caught.value.line == 1
+    assert str(caught.value).startswith(f"{path}:1: the first sequence number is {first}, expected 1")
+
+
+def test_creating_a_journal_fsyncs_every_new_folder_and_the_releases_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(descriptor: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    releases = tmp_path / "state" / "repo-key" / "production" / "releases"
+    journal = Journal(releases / "r1.jsonl")
+    journal.append(EventKind.NOTE, {"message": "first"}, at=1.0)
+    first_append = list(synced)
+    journal.append(EventKind.NOTE, {"message": "second"}, at=2.0)
+    journal.close()
+
+    # each created folder's entry is synced in its parent, then the new file's entry in releases/
+    for folder in (tmp_path, tmp_path / "state", tmp_path / "state" / "repo-key", releases.parent, releases):
+        assert str(folder) in first_append, f"{folder} was not fsynced"
+    assert first_append.index(str(releases)) < first_append.index(str(releases / "r1.jsonl"))
+    # later appends sync the file only
+    assert synced[len(first_append):] == [str(releases / "r1.jsonl")]
