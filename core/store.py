@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
+import calendar
 import getpass
 import hashlib
 import os
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from .events import Event
 from .journal import Journal
 from .machine import fold, is_terminal
 from .model import Release
+
+ID_TIME_FORMAT = "%Y%m%dT%H%M%S"
 
 
 class NoActiveRelease(Exception):
@@ -99,8 +103,8 @@ class Store:
         return sorted(self.releases_dir.glob("*.jsonl"))
 
     def latest(self) -> tuple[Journal, list[Event], Release] | None:
-        paths = self.journals()
-        return self.load(paths[-1]) if paths else None
+        """The newest journal that started (one killed before its first line never did)."""
+        return self._newest_started()
 
     def load(self, path: Path, repair: bool = False) -> tuple[Journal, list[Event], Release]:
         journal = Journal(path)
@@ -109,12 +113,48 @@ class Store:
 
     def active(self, repair: bool = False) -> tuple[Journal, list[Event], Release] | None:
         """The newest release that is not over, if any. `repair` only under the lock."""
+        newest = self._newest_started(repair=repair)
+        if newest is None or is_terminal(newest[2]):
+            return None  # only the newest can be active: an older unfinished one was superseded
+        return newest
+
+    def _newest_started(self, repair: bool = False) -> tuple[Journal, list[Event], Release] | None:
         for path in reversed(self.journals()):
             journal, events, state = self.load(path, repair=repair)
-            if state.started and not is_terminal(state):
+            if state.started:
                 return journal, events, state
-            return None  # only the newest can be active: an older unfinished one was superseded
         return None
+
+    def unstarted(self) -> list[Path]:
+        """Journals with no complete line: a run killed before it journaled anything."""
+        return [path for path in self.journals() if not self.load(path)[1]]
+
+    def remove_unstarted(self) -> list[Path]:
+        """Delete the journals of runs killed before their first line; only under the lock.
+
+        Such a run never acted (nothing acts before its event is journaled), so nothing is lost.
+        """
+        removed = self.unstarted()
+        for path in removed:
+            path.unlink(missing_ok=True)
+        return removed
+
+    def next_release_id(self, at: float, name: str) -> str:
+        """A new journal's id: `<UTC start time>-<name>`, sorting after every journal there is.
+
+        Ids sort by start time; two journals started in the same second (a rollback right
+        after its release) would otherwise sort by name.
+        """
+        stamp = time.strftime(ID_TIME_FORMAT, time.gmtime(at))
+        paths = self.journals()
+        newest = paths[-1].name[: len(stamp)] if paths else ""
+        if newest >= stamp:
+            try:
+                latest = calendar.timegm(time.strptime(newest, ID_TIME_FORMAT))
+            except ValueError:
+                latest = int(at)
+            stamp = time.strftime(ID_TIME_FORMAT, time.gmtime(latest + 1))
+        return f"{stamp}-{name}"
 
 
 def store_for(config: Config, repo_path: Path, environment: str) -> Store:
