@@ -123,6 +123,19 @@ def _started(event: Event) -> Release:
     plan = [StepSpec.from_dict(s) for s in data.get("plan", [])]
     series = tuple(SeriesHealth(spec=SeriesSpec.from_dict(s)) for s in data.get("series", []))
     watch = data.get("watch", {})
+    # A rollback journal (rolling back a finished release) is rolling back from its start.
+    rollback_data = data.get("rollback")
+    rollback = None
+    if rollback_data:
+        rollback = Rollback(
+            requested_by=str(rollback_data.get("by", "")),
+            reason=str(rollback_data.get("reason", "")),
+            target=str(rollback_data.get("target", "")),
+            from_version=str(rollback_data.get("from_version", "")),
+            automatic=bool(rollback_data.get("automatic", False)),
+            breaches=tuple(str(b) for b in rollback_data.get("breaches", ()) or ()),
+            at=event.at,
+        )
     return Release(
         id=data["id"],
         version=data["version"],
@@ -141,6 +154,7 @@ def _started(event: Event) -> Release:
         ),
         production_version=data.get("production_version", ""),
         settings=data.get("settings", {}),
+        rollback=rollback,
     )
 
 

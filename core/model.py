@@ -15,6 +15,7 @@ class ReleaseType(str, Enum):
     REGULAR = "regular"
     HOTFIX = "hotfix"
     MAJOR = "major"
+    ROLLBACK = "rollback"  # rolling back a finished release: its own journal, rollback steps only
 
 
 class Phase(str, Enum):

@@ -2,7 +2,9 @@
 
 When no shipdeck process holds the release (the headless run stopped to wait for a person),
 the command takes the lock and journals the decision itself. When a captain's shipdeck is
-running, the command goes through the inbox and that process carries it out.
+running, the command goes through the inbox and that process carries it out. `rollback` when
+no release is active rolls the live version back to the last healthy release before it, as a
+journaled rollback of its own.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from shipdeck.core.lock import LockHeld, current_holder
 from shipdeck.core.machine import current_step
 from shipdeck.core.model import StepKind
 from shipdeck.core.sanitize import plain
-from shipdeck.core.session import NoActiveRelease, open_session, store_for
+from shipdeck.core.session import NoActiveRelease, RollbackRefused, open_rollback_session, open_session, store_for
 from shipdeck.core.store import Store, identity
 
 from .run import options_from, run_headless
@@ -54,7 +56,12 @@ def approve(args: argparse.Namespace) -> int:
 
 
 def rollback(args: argparse.Namespace) -> int:
-    store, state = _active_state(args)
+    config = load_config(args.config)
+    store = store_for(config, args.repo, args.environment)
+    active = store.active()
+    if active is None:
+        return _roll_back_live_version(args)
+    state = active[2]
     target = state.rollback.target if state.rollback else state.previous_tag
     if args.target and args.target not in (target, target.lstrip("v"), f"v{args.target}"):
         print(
@@ -65,6 +72,19 @@ def rollback(args: argparse.Namespace) -> int:
         return 2
     command = Command(verb="rollback", by=identity(), reason=args.reason, typed_target=target)
     return _deliver(args, store, command, run_after=True)
+
+
+def _roll_back_live_version(args: argparse.Namespace) -> int:
+    """No release is active: roll the live version back as a journaled rollback of its own."""
+    try:
+        session = open_rollback_session(options_from(args, command="rollback"), args.reason, args.target)
+    except RollbackRefused as refused:
+        print(f"shipdeck: rollback refused: {plain(refused)}", file=sys.stderr)
+        return 2 if refused.usage else 1
+    rollback = session.runner.state.rollback
+    assert rollback is not None
+    print(f"shipdeck: rolling {rollback.from_version} back to {rollback.target} as {rollback.requested_by}", file=sys.stderr)
+    return run_headless(session, getattr(args, "json", False))
 
 
 def _deliver(args: argparse.Namespace, store: Store, command: Command, run_after: bool = False) -> int:

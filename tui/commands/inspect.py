@@ -12,13 +12,15 @@ import time
 from shipdeck.core.config import load_config
 from shipdeck.core.durations import format_duration
 from shipdeck.core.lock import current_holder
-from shipdeck.core.machine import phase_of, rollback_availability
-from shipdeck.core.model import Release
+from shipdeck.core.ledger import Ledger, LedgerEntry
+from shipdeck.core.machine import is_terminal, phase_of, rollback_availability
+from shipdeck.core.model import Release, ReleaseType, Rollback
 from shipdeck.core.sanitize import plain
 from shipdeck.core.store import store_for
 
 
-def status_dict(state: Release) -> dict:
+def status_dict(state: Release, ledger: Ledger) -> dict:
+    """The status of one release as JSON values; what production runs comes from the ledger."""
     available, why = rollback_availability(state)
     return {
         "release": state.id,
@@ -27,9 +29,11 @@ def status_dict(state: Release) -> dict:
         "environment": state.environment,
         "phase": phase_of(state).value,
         "captain": state.captain,
-        "production": state.production_version,
+        "production": ledger.production(),
+        "production_unknown_reason": ledger.production_unknown_reason() or None,
         "previous": state.previous_tag,
         "rollback": {"available": available, "why": why},
+        "rolled_back": _rollback_fields(state.rollback),
         "steps": [
             {"id": s.id, "title": s.spec.title, "status": s.status.value, "summary": s.summary}
             for s in state.steps
@@ -42,55 +46,70 @@ def status_dict(state: Release) -> dict:
     }
 
 
+def _rollback_fields(rollback: Rollback | None) -> dict | None:
+    if rollback is None:
+        return None
+    return {"from": rollback.from_version, "to": rollback.target, "reason": rollback.reason, "by": rollback.requested_by, "automatic": rollback.automatic}
+
+
+def production_text(ledger: Ledger) -> str:
+    """What production runs, in words; "unknown (why)" when the journals cannot tell."""
+    return ledger.production() or f"unknown ({ledger.production_unknown_reason()})"
+
+
 def status(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     store = store_for(config, args.repo, args.environment)
+    ledger = Ledger.from_store(store, config.release.tag_pattern)
     found = store.active() or store.latest()
+    holder = current_holder(store.lock_path)
     if found is None:
         if args.json:
-            print(json.dumps({"release": None, "environment": args.environment}))
+            print(json.dumps({"release": None, "environment": args.environment, "production": ledger.production(),
+                              "production_unknown_reason": ledger.production_unknown_reason() or None,
+                              "lock": holder.describe() if holder else None}, sort_keys=True))
         else:
-            print(f"no releases yet for {args.environment}")
+            print(f"no releases yet for {args.environment}; production runs {production_text(ledger)}")
         return 0
     state = found[2]
-    data = status_dict(state)
-    holder = current_holder(store.lock_path)
+    data = status_dict(state, ledger)
+    active = not is_terminal(state)
     data["lock"] = holder.describe() if holder else None
+    # A release is "running" only while a process holds its lock; otherwise it waits in its journal.
+    data["running"] = active and holder is not None
     if args.json:
         print(json.dumps(data, sort_keys=True))
         return 0
-    print(f"{state.tag} ({data['type']}) to {state.environment}: {data['phase']} — production runs {state.production_version or 'unknown'}")
-    print(f"captain {state.captain}; lock {'held by ' + data['lock'] if holder else 'free'}")
+    print(f"{_headline(state)} in {state.environment}: {data['phase']} — production runs {plain(production_text(ledger))}")
+    if active and holder is None:
+        print(f"captain {state.captain}; no shipdeck process is running it; `shipdeck resume` continues")
+    elif active:
+        print(f"captain {state.captain}; running: lock held by {holder.describe()}")
+    else:
+        print(f"captain {state.captain}; lock {'held by ' + data['lock'] if holder else 'free'}")
+    if state.rollback is not None:
+        who = "automatically" if state.rollback.automatic else f"by {state.rollback.requested_by}"
+        print(f"rollback to {state.rollback.target} requested {who}: {plain(state.rollback.reason)}")
     for step in data["steps"]:
         print(f"  {step['status']:<8} {step['title']:<36} {plain(step['summary'])[:80]}")
-    for series in data["series"]:
+    for series in data["series"] if state.release_type is not ReleaseType.ROLLBACK else ():
         value = "no data" if series["value"] is None else f"{series['value']:g}{series['unit']}"
         print(f"  {series['name']:<14} {value:<12} {series['health']}")
     print(f"rollback: {'available' if data['rollback']['available'] else 'not available'} ({data['rollback']['why']})")
     return 0
 
 
+def _headline(state: Release) -> str:
+    if state.release_type is ReleaseType.ROLLBACK and state.rollback is not None:
+        return f"rollback of {state.rollback.from_version} to {state.rollback.target}"
+    return f"{state.tag} ({state.release_type.value})"
+
+
 def history(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     store = store_for(config, args.repo, args.environment)
-    rows = []
-    for path in store.journals():
-        _, events, state = store.load(path)
-        if not state.started:
-            continue
-        ended = events[-1].at if events else state.started_at
-        rows.append(
-            {
-                "release": state.id,
-                "version": state.tag,
-                "type": state.release_type.value,
-                "outcome": phase_of(state).value,
-                "captain": state.captain,
-                "started": state.started_at,
-                "duration": (ended or 0) - (state.started_at or 0),
-                "rollback_reason": state.rollback.reason if state.rollback else "",
-            }
-        )
+    ledger = Ledger.from_store(store, config.release.tag_pattern)
+    rows = [_history_row(entry) for entry in ledger.releases()]
     if args.json:
         for row in rows:
             print(json.dumps(row, sort_keys=True))
@@ -99,9 +118,32 @@ def history(args: argparse.Namespace) -> int:
         print(f"no releases yet for {args.environment}")
     for row in rows:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(row["started"] or 0))
+        version = f"{row['version']} -> {row['rollback_target']}" if row["type"] == "rollback" else row["version"]
+        outcome = row["outcome"] + (" (later rolled back)" if row["rolled_back"] and row["outcome"] == "done" else "")
         reason = f" — {plain(row['rollback_reason'])}" if row["rollback_reason"] else ""
-        print(f"{started}  {row['version']:<10} {row['type']:<8} {row['outcome']:<15} {format_duration(row['duration']):>7}  {row['captain']}{reason}")
+        print(f"{started}  {plain(version):<10} {row['type']:<8} {outcome:<13} {format_duration(row['duration']):>7}  {plain(row['captain'])}{reason}")
+    print(f"production runs {plain(production_text(ledger))}")
     return 0
+
+
+def _history_row(entry: LedgerEntry) -> dict:
+    ended = entry.ended_at if entry.ended_at is not None else time.time()
+    return {
+        "release": entry.id,
+        "version": entry.tag,
+        "type": entry.release_type.value,
+        "outcome": entry.phase.value,
+        "captain": entry.captain,
+        "started": entry.started_at,
+        "ended": entry.ended_at,
+        "duration": ended - (entry.started_at or ended),
+        "released_healthy": entry.healthy,
+        "rolled_back": entry.rolled_back,
+        "rolled_back_by": entry.rolled_back_by or None,
+        "rollback_reason": entry.rollback.reason if entry.rollback else "",
+        "rollback_target": entry.rollback.target if entry.rollback else None,
+        "production_after": entry.production_after,
+    }
 
 
 def doctor(args: argparse.Namespace) -> int:
