@@ -127,7 +127,7 @@ class Store:
 
     def unstarted(self) -> list[Path]:
         """Journals with no complete line: a run killed before it journaled anything."""
-        return [path for path in self.journals() if not self.load(path)[1]]
+        return [path for path in self.journals() if not _has_a_complete_line(path)]
 
     def remove_unstarted(self) -> list[Path]:
         """Delete the journals of runs killed before their first line; only under the lock.
@@ -155,6 +155,14 @@ class Store:
                 latest = int(at)
             stamp = time.strftime(ID_TIME_FORMAT, time.gmtime(latest + 1))
         return f"{stamp}-{name}"
+
+
+def _has_a_complete_line(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(65536):
+            if b"\n" in chunk:
+                return True
+    return False
 
 
 def store_for(config: Config, repo_path: Path, environment: str) -> Store:

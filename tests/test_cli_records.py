@@ -174,3 +174,47 @@ def test_a_resumed_release_reports_a_changed_config_and_journals_it(tmp_path: Pa
     events = journal_events(world)
     assert [e["data"]["message"] for e in events if e["kind"] == "note"] == [expected]
     assert events[0]["data"]["settings"]["deploy_window"] == 3.0
+
+
+ROLLBACK_DRIVER = """
+import os, sys
+from pathlib import Path
+from shipdeck.core.session import Options, open_rollback_session
+import asyncio
+
+config, repo, kind = sys.argv[1:]
+session = open_rollback_session(Options(config_path=Path(config), repo_path=Path(repo), command_name="rollback"), "checkout broken")
+
+def crash(event, state):
+    if event.kind.value == kind and "rollback.deploy" in str(event.data.get("key", event.data.get("step", ""))):
+        os._exit(137)
+
+session.runner.subscribe(crash)
+asyncio.run(session.runner.run())
+sys.exit(3)  # the crash point was never reached
+"""
+
+
+@pytest.mark.parametrize("kind", ["intent", "production_changed", "outcome"])
+def test_a_rollback_killed_mid_deploy_resumes_without_deploying_twice(tmp_path: Path, kind: str) -> None:
+    world = fast_world(tmp_path)
+    assert shipdeck(world, "release", "--auto", "--yes").returncode == 0
+    driver = subprocess.run(
+        [sys.executable, "-c", ROLLBACK_DRIVER, str(world.config), str(world.repo), kind],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert driver.returncode == 137, driver.stderr
+
+    status = shipdeck(world, "status")
+    assert "rollback of v1.4.0 to v1.3.0" in status.stdout
+    assert "no shipdeck process is running it" in status.stdout
+    again = shipdeck(world, "rollback", "--to", "v1.2.0", "--reason", "still")
+    assert again.returncode == 2 and "roll back only to the previous release v1.3.0" in again.stderr
+
+    resumed = shipdeck(world, "resume", "--auto")
+    assert resumed.returncode == 3, resumed.stderr
+    deploys = [d["tag"] for d in _world(world)["deploys"].values()]
+    assert deploys == ["v1.4.0", "v1.3.0"]
+    assert _world(world)["production_tag"] == "v1.3.0"
+    assert [p["text"] for p in _world(world)["posts"]][-1] == "Rolled back to v1.3.0 due to checkout broken"
+    assert Ledger.from_store(_store(world)).production() == "v1.3.0"
