@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from shipdeck.core.providers.git import GitPlan, GitRelease, GitReleaseError
-from shipdeck.core.sandbox.demo_repo import DemoRepo, build_demo_repo, git_env
+from shipdeck.core.sandbox.demo_repo import DemoRepo, build_demo_repo
+
+from git_support import all_refs, git, other_clone
 
 TODAY = dt.date(2025, 10, 13)
 NOTES = "# v1.4.0 (October 13, 2025)\n\n## New Features\n- ✨ AI Copilot\n"
@@ -26,26 +27,6 @@ def _no_global_git_config(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def demo(tmp_path: Path) -> DemoRepo:
     return build_demo_repo(tmp_path / "demo")
-
-
-def git(repo: Path, *args: str, check: bool = True) -> str:
-    result = subprocess.run(["git", "-C", str(repo), *args], env=git_env(),
-                            capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(f"git {args} failed: {result.stderr}")
-    return result.stdout.strip()
-
-
-def all_refs(repo: Path) -> str:
-    return git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
-
-
-def other_clone(demo: DemoRepo, tmp_path: Path) -> Path:
-    """A second captain's clone, for changing the remote behind our back."""
-    path = tmp_path / "other"
-    subprocess.run(["git", "clone", "--quiet", "-c", "user.name=Other", "-c", "user.email=o@x",
-                    str(demo.origin), str(path)], env=git_env(), check=True)
-    return path
 
 
 def assert_captain_untouched(demo: DemoRepo, head_before: str) -> None:
@@ -223,17 +204,21 @@ def test_cut_creates_changelog_when_missing_and_works_without_identity(demo: Dem
     assert "shipdeck <shipdeck@localhost>" in git(demo.origin, "cat-file", "-p", plan.tag)
 
 
-def test_merge_release_into_main_is_idempotent(demo: DemoRepo) -> None:
+def test_merge_release_into_main_and_develop_is_idempotent(demo: DemoRepo) -> None:
     head = git(demo.path, "rev-parse", "HEAD")
     release = GitRelease(demo.path)
     plan = release.plan_release("regular", None, TODAY)
     cut = release.cut(plan, NOTES)
+    assert release.merge_status(plan) == "not_done"
     merged = release.merge_release(plan)
-    assert merged.merged_into == ("main",) and merged.pushed
-    main = git(demo.origin, "rev-parse", "main")
-    assert git(demo.origin, "rev-parse", f"{main}^2") == cut.commit
-    assert release.merge_release(plan).already_done
-    assert git(demo.origin, "rev-parse", "main") == main
+    assert merged.merged_into == ("main", "develop") and merged.pushed
+    tips = {branch: git(demo.origin, "rev-parse", branch) for branch in ("main", "develop")}
+    for tip in tips.values():
+        assert git(demo.origin, "rev-parse", f"{tip}^2") == cut.commit
+    assert release.merge_status(plan) == "done"
+    again = release.merge_release(plan)
+    assert again.already_done and again.already_merged == ("main", "develop") and not again.pushed
+    assert {branch: git(demo.origin, "rev-parse", branch) for branch in tips} == tips
     assert_captain_untouched(demo, head)
 
 
