@@ -7,7 +7,6 @@ one runner and cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -276,7 +275,7 @@ def _takeover_notes(lock: ReleaseLock, holder: Holder, services) -> list[str]:
         return []
     notes = [f"took over the release lock from {lock.previous.describe()}, which is no longer running"]
     git = services.git
-    if git is None or not hasattr(git, "clear_stale_locks"):
+    if git is None:
         return notes
     from .providers.git import GitReleaseError
 
@@ -330,17 +329,6 @@ def _release_id(events: list[Event]) -> str:
     return str(events[0].data["id"]) if events else "unknown"
 
 
-def _plan_release(git, release_type: str, version: str | None, today, ledger: Ledger):
-    """Plan from the ledger: the previous release is the last one released healthy."""
-    parameters = inspect.signature(git.plan_release).parameters
-    if "last_released" in parameters and "finished_tags" in parameters:
-        return git.plan_release(
-            release_type, version, today, last_released=ledger.last_healthy(), finished_tags=ledger.finished_tags()
-        )
-    # A git provider without those arguments plans from the tags alone.
-    return git.plan_release(release_type, version, today)
-
-
 def _start(config: Config, options: Options, store: Store, services, clock: Clock, person: str):
     try:
         release_type = ReleaseType(options.release_type)
@@ -352,7 +340,10 @@ def _start(config: Config, options: Options, store: Store, services, clock: Cloc
         raise ConfigError(config.path, "project", f"{options.repo_path} is not a git repository; pass --repo")
     ledger = Ledger.from_store(store, config.release.tag_pattern)
     today = datetime.fromtimestamp(clock.now()).date()
-    git_plan = _plan_release(services.git, release_type.value, options.version, today, ledger)
+    # The previous release is the last one released healthy; finished tags are never reused.
+    git_plan = services.git.plan_release(
+        release_type.value, options.version, today, last_released=ledger.last_healthy(), finished_tags=ledger.finished_tags()
+    )
     release_id = store.next_release_id(clock.now(), git_plan.tag)
     plan = build_plan(release_type, config)
     journal = Journal(store.journal_path(release_id))

@@ -8,12 +8,15 @@ was posted) or the journal files, not shipdeck's own say-so.
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from cli_support import fast_world, journal_events, shipdeck
+from git_support import git, land_commit
 
 from shipdeck.core.config import load_config
 from shipdeck.core.ledger import Ledger
@@ -21,6 +24,14 @@ from shipdeck.core.sandbox.demo import DemoWorld
 from shipdeck.core.store import Store, store_for
 
 pytestmark = pytest.mark.slow
+
+
+def _clone(world: DemoWorld) -> Path:
+    """A second person's clone of the demo origin, for landing work on develop."""
+    path = world.root / "other"
+    subprocess.run(["git", "clone", "--quiet", "-c", "user.name=Other", "-c", "user.email=o@x", str(world.origin), str(path)],
+                   capture_output=True, check=True)
+    return path
 
 
 def _world(world: DemoWorld) -> dict:
@@ -82,6 +93,20 @@ def test_rollback_after_a_release_is_done_is_a_journaled_rollback_of_its_own(tmp
     assert "production runs v1.3.0 and no release before it was released healthy" in again.stderr
     assert len(_journals(world)) == 2
 
+    # The next release goes back to v1.3.0 if it must, and its notes carry the rolled-back commits.
+    rolled_back_commits = git(world.origin, "log", "--format=%s", "--no-merges", "v1.3.0..v1.4.0^{commit}").splitlines()
+    land_commit(_clone(world), "develop", "app/fix.py", "FIXED = True\n", "fix: the support queue no longer floods")
+    fixed = shipdeck(world, "release", "--auto", "--yes")
+    assert fixed.returncode == 0, fixed.stderr
+    started = _journals(world)[2][0]["data"]
+    assert started["tag"] == "v1.5.0" and started["previous_tag"] == "v1.3.0"
+    assert started["production_version"] == "v1.3.0"
+    notes = _store(world).notes_path(started["id"]).read_text(encoding="utf-8")
+    assert "compare/v1.3.0...v1.5.0" in notes and "the support queue no longer floods" in notes.lower()
+    pull_requests = re.findall(r"\(#\d+\)", "\n".join(rolled_back_commits))
+    assert len(pull_requests) >= 5 and all(number in notes for number in pull_requests), notes
+    assert _world(world)["production_tag"] == "v1.5.0"
+
 
 def test_rollback_refuses_when_shipdeck_never_deployed_the_product(tmp_path: Path) -> None:
     world = fast_world(tmp_path)
@@ -109,6 +134,7 @@ def test_status_says_unknown_and_not_running_for_a_release_no_process_holds(tmp_
 def test_the_next_release_starts_from_what_the_journals_say_production_runs(tmp_path: Path) -> None:
     world = fast_world(tmp_path)
     assert shipdeck(world, "release", "--auto", "--yes").returncode == 0
+    land_commit(_clone(world), "main", "app/login.py", "BROKEN = False\n", "fix: login after the release")
     hotfix = shipdeck(world, "release", "--type", "hotfix", "--auto", "--yes")
     assert hotfix.returncode == 0, hotfix.stderr
     first, second = _journals(world)
@@ -218,3 +244,23 @@ def test_a_rollback_killed_mid_deploy_resumes_without_deploying_twice(tmp_path: 
     assert _world(world)["production_tag"] == "v1.3.0"
     assert [p["text"] for p in _world(world)["posts"]][-1] == "Rolled back to v1.3.0 due to checkout broken"
     assert Ledger.from_store(_store(world)).production() == "v1.3.0"
+
+
+def test_a_takeover_clears_the_git_lock_files_the_dead_run_left(tmp_path: Path) -> None:
+    world = fast_world(tmp_path)
+    store = _store(world)
+    store.root.mkdir(parents=True, exist_ok=True)
+    holder = {"user": "captain", "host": "bastion", "pid": _dead_pid(), "since": 1.0, "command": "release"}
+    store.lock_path.write_text(json.dumps(holder), encoding="utf-8")
+    stale = world.repo / ".git" / "refs" / "remotes" / "origin" / "develop.lock"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text("0" * 40 + "\n")
+    os.utime(stale, (1_000_000_000, 1_000_000_000))  # left long before this run took over
+
+    released = shipdeck(world, "release", "--auto", "--yes")
+    assert released.returncode == 0, released.stderr
+    assert not stale.exists()
+    expected = f"removed 1 stale git lock file(s) the dead run left: {stale}"
+    assert expected in released.stderr
+    (journal,) = _journals(world)
+    assert expected in [e["data"]["message"] for e in journal if e["kind"] == "note"]
