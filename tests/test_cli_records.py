@@ -114,8 +114,9 @@ def test_rollback_refuses_when_shipdeck_never_deployed_the_product(tmp_path: Pat
     assert refused.returncode == 1
     assert "what production runs is unknown: shipdeck has not deployed this product" in refused.stderr
     assert _world(world)["production_tag"] == "v1.3.0" and _world(world)["posts"] == []
-    status = shipdeck(world, "status")
-    assert "production runs unknown (shipdeck has not deployed this product)" in status.stdout
+    status = json.loads(shipdeck(world, "status", "--json").stdout)
+    assert status["release"] is None and status["production"] is None
+    assert status["production_unknown_reason"] == "shipdeck has not deployed this product"
 
 
 def test_status_says_unknown_and_not_running_for_a_release_no_process_holds(tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def status(args: argparse.Namespace) -> int:
                               "production_unknown_reason": ledger.production_unknown_reason() or None,
                               "lock": holder.describe() if holder else None}, sort_keys=True))
         else:
-            print(f"no releases yet for {args.environment}; production runs {production_text(ledger)}")
+            print(f"no releases yet for {args.environment}")
         return 0
     state = found[2]
     data = status_dict(state, ledger)
@@ -80,7 +80,7 @@ def status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, sort_keys=True))
         return 0
-    print(f"{_headline(state)} in {state.environment}: {data['phase']} — production runs {plain(production_text(ledger))}")
+    print(f"{_headline(state)}: {data['phase']} — production runs {plain(production_text(ledger))}")
     if active and holder is None:
         print(f"captain {state.captain}; no shipdeck process is running it; `shipdeck resume` continues")
     elif active:
@@ -101,8 +101,8 @@ def status(args: argparse.Namespace) -> int:
 
 def _headline(state: Release) -> str:
     if state.release_type is ReleaseType.ROLLBACK and state.rollback is not None:
-        return f"rollback of {state.rollback.from_version} to {state.rollback.target}"
-    return f"{state.tag} ({state.release_type.value})"
+        return f"rollback of {state.rollback.from_version} to {state.rollback.target} in {state.environment}"
+    return f"{state.tag} ({state.release_type.value}) to {state.environment}"
 
 
 def history(args: argparse.Namespace) -> int:
