@@ -67,7 +67,7 @@ def build_plan(release_type: ReleaseType, config: Config) -> list[StepSpec]:
         StepSpec("post.notes", "Publish release notes", Phase.FINALIZE, POST, action="publish_notes", side_effect=True),
         StepSpec(
             "post.merge",
-            "Merge into main and develop" if hotfix else "Merge release branch into main",
+            "Merge into main and develop",
             Phase.FINALIZE,
             POST,
             action="merge_release",

@@ -18,7 +18,7 @@ from .config import Config, ConfigError, load_config, resolve_environment
 from .events import Event, EventKind
 from .journal import Journal
 from .lock import ReleaseLock
-from .machine import Policy
+from .decisions import Policy
 from .model import ReleaseType
 from .plan import build_plan
 from .runner import Runner
