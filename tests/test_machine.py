@@ -230,3 +230,28 @@ def test_migration_verdict_guards_the_rollback(event: dict, verdict: str) -> Non
     assert found == verdict
     if verdict == "not-additive":
         assert "alice" in sentence and "v1.3.0 may fail" in sentence
+
+
+def test_a_post_release_failure_never_rolls_back_a_release_announced_healthy() -> None:
+    """Issue 7, defect 1: a merge conflict after "deployed successfully" waits for a person."""
+    script = Script().to_production().pass_steps("verify.smoke", "watch", "announce.success", "post.watch", "post.notes")
+    script.add(EventKind.STEP_STARTED, step="post.merge").add(EventKind.STEP_FAILED, step="post.merge", summary="merge conflict: CHANGELOG.md")
+    state = fold(script.events)
+    assert next_actions(state, Policy(auto=True)) == []
+    assert exit_code_for(state) is ExitCode.WAITING
+    assert rollback_availability(state)[0]  # still the captain's call
+    from shipdeck.core.decisions import failed_after_production_changed, suggested_rollback_reason
+
+    assert failed_after_production_changed(state) is None and suggested_rollback_reason(state) == ""
+
+
+def test_a_rollback_keeps_failed_steps_failed_and_marks_what_never_ran() -> None:
+    """Issue 7, defect 8: evidence does not disappear under "superseded by rollback"."""
+    script = Script().to_production().add(EventKind.STEP_STARTED, step="verify.smoke")
+    script.add(EventKind.STEP_FAILED, step="verify.smoke", summary="login failed: 500", evidence={"login": "FAILED: 500"})
+    script.add(EventKind.ROLLBACK_REQUESTED, by="alice", reason="login broken", target="v1.3.0")
+    state = fold(script.events)
+    smoke = state.step("verify.smoke")
+    assert smoke.status is StepStatus.FAILED and dict(smoke.evidence) == {"login": "FAILED: 500"}
+    assert state.step("watch").status is StepStatus.SKIPPED and state.step("watch").summary == "not run: rolled back to v1.3.0"
+    assert phase_of(state) is Phase.ROLLING_BACK

@@ -96,6 +96,8 @@ async def perform(
             found = await reconcile(intent)
         except (Unknown, ProviderError) as error:
             return Unresolved(action, intent.key, str(error))
+        except Exception as error:  # whatever broke, what happened outside is still unknown
+            return Unresolved(action, intent.key, f"{error.__class__.__name__}: {error}")
         if found is not None:
             await _outcome(runner, intent.key, "done", {**found.to_result(), "reconciled": True})
             return Effect(found.ok, found.summary, found.evidence, found.data, replayed=True)
