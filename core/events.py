@@ -25,8 +25,9 @@ class EventKind(str, Enum):
     INTENT = "intent"  # key, step, action, params
     OUTCOME = "outcome"  # key, status: done|not_done|failed, result
     PRODUCTION_CHANGED = "production_changed"  # version, step
-    SAMPLE = "sample"  # series, at, value (None = no data)
-    BREACH_CONFIRMED = "breach_confirmed"  # series, value, threshold, since, samples
+    WATCH_STARTED = "watch_started"  # step, duration, interval: the observed-time accounting starts
+    SAMPLE = "sample"  # series, at, value (None = no data), error?, backfilled?
+    BREACH_CONFIRMED = "breach_confirmed"  # series, value, threshold, since, breach_at, samples
     ROLLBACK_REQUESTED = "rollback_requested"  # by, reason, target, automatic, breaches
     RELEASE_ABORTED = "release_aborted"  # by, reason
     RELEASE_FAILED = "release_failed"  # reason

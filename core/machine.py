@@ -13,8 +13,8 @@ from .events import Event, EventKind
 from .model import (
     Approval,
     Group,
-    Health,
     Intent,
+    OutcomeRecord,
     Phase,
     Release,
     ReleaseType,
@@ -27,6 +27,7 @@ from .model import (
     StepStatus,
     WatchPolicy,
 )
+from .watching import account, active_watch, note_series_blind_period, observe, start_watch, usable
 
 # ---------------------------------------------------------------------------------------
 # Phase
@@ -294,67 +295,52 @@ def _intent(state: Release, event: Event) -> Release:
 
 def _outcome(state: Release, event: Event) -> Release:
     key = event.data["key"]
-    done = state.done_keys | {key} if event.data.get("status") == "done" else state.done_keys
-    return replace(state, intents=tuple(i for i in state.intents if i.key != key), done_keys=done)
+    status = str(event.data.get("status", ""))
+    intents = tuple(i for i in state.intents if i.key != key)
+    if status not in ("done", "failed"):
+        # not_done: the side effect never happened; the key may act (again) from a clean slate.
+        return replace(state, intents=intents, outcomes={k: v for k, v in state.outcomes.items() if k != key})
+    record = OutcomeRecord(status=status, result=dict(event.data.get("result") or {}))
+    return replace(state, intents=intents, outcomes={**state.outcomes, key: record})
 
 
 def _production_changed(state: Release, event: Event) -> Release:
     return replace(state, production_version=str(event.data["version"]), production_changed_at=event.at)
 
 
-def observe(health: SeriesHealth, at: float, value: float | None, policy: WatchPolicy) -> SeriesHealth:
-    """Fold one metric sample into a series' health.
-
-    A rollback criterion counts only once it has held for `policy.breach_for`; a gap in the
-    data longer than `policy.blind_after` is blind, which is never healthy.
-    """
-    first_poll_at = health.first_poll_at if health.first_poll_at is not None else at
-    if value is None:
-        reference = health.last_sample_at if health.last_sample_at is not None else first_poll_at
-        health = replace(health, first_poll_at=first_poll_at, last_poll_at=at)
-        if at - reference >= policy.blind_after:
-            return replace(
-                health,
-                health=Health.BLIND,
-                blind_since=health.blind_since if health.blind_since is not None else at,
-                was_blind=True,
-                above_since=None,
-            )
-        return health
-    spec = health.spec
-    above_since = health.above_since
-    breach_at = health.breach_at
-    if spec.rollback_above is not None and value > spec.rollback_above:
-        above_since = above_since if above_since is not None else at
-        if at - above_since >= policy.breach_for:
-            status = Health.BREACH
-            breach_at = breach_at if health.health is Health.BREACH else at
-        else:
-            status = Health.WARN
-    else:
-        above_since = None
-        status = Health.WARN if spec.warn_above is not None and value > spec.warn_above else Health.OK
-    return replace(
-        health,
-        health=status,
-        first_poll_at=first_poll_at,
-        last_value=value,
-        last_sample_at=at,
-        last_poll_at=at,
-        above_since=above_since,
-        breach_at=breach_at,
-        blind_since=None,
-    )
+def _watch_started(state: Release, event: Event) -> Release:
+    step = state.step(str(event.data.get("step", "")))
+    if step is None or step.status.finished:
+        return state
+    return start_watch(state, step.id, float(event.data.get("duration", 0.0)), float(event.data.get("at", event.at)))
 
 
 def _sample(state: Release, event: Event) -> Release:
     name = event.data["series"]
     at = float(event.data.get("at", event.at))
-    value = event.data.get("value")
-    series = tuple(
-        observe(h, at, None if value is None else float(value), state.watch_policy) if h.spec.name == name else h
-        for h in state.series
-    )
+    value = usable(event.data.get("value"))
+    watch = active_watch(state)
+    started_at = watch.started_at if watch is not None else None
+    series = []
+    for health in state.series:
+        if health.spec.name != name:
+            series.append(health)
+            continue
+        after = observe(health, at, value, state.watch_policy, started_at)
+        if watch is not None:
+            watch = note_series_blind_period(watch, health, after, at)
+        series.append(after)
+    if watch is None:
+        return replace(state, series=tuple(series))
+    watch = account(watch, at, state.watch_policy.blind_after)
+    watches = tuple(watch if w.step == watch.step else w for w in state.watches)
+    return replace(state, series=tuple(series), watches=watches)
+
+
+def _breach_confirmed(state: Release, event: Event) -> Release:
+    name = event.data.get("series")
+    breach_at = event.data.get("breach_at")
+    series = tuple(replace(h, breach_reported_at=breach_at) if h.spec.name == name else h for h in state.series)
     return replace(state, series=series)
 
 
@@ -372,18 +358,25 @@ def _rollback_requested(state: Release, event: Event) -> Release:
         breaches=tuple(data.get("breaches", ())),
         at=event.at,
     )
-    steps = []
-    for step in state.steps:
-        if step.spec.group is Group.ROLLBACK:
-            # A retried rollback starts its steps again.
-            steps.append(replace(step, status=StepStatus.PENDING, summary="", progress=None, finished_at=None))
-        elif not step.status.finished:
-            steps.append(
-                replace(step, status=StepStatus.SKIPPED, finished_at=event.at, summary="superseded by rollback")
-            )
-        else:
-            steps.append(step)
-    return replace(state, rollback=rollback, steps=tuple(steps))
+    return replace(state, rollback=rollback, steps=tuple(_close_for_rollback(step, rollback, event.at) for step in state.steps))
+
+
+def _close_for_rollback(step: StepState, rollback: Rollback, at: float) -> StepState:
+    """How a release step stands once a rollback starts: a failure stays a failure.
+
+    Failed steps keep their status and evidence; a watch interrupted by the breach that caused
+    the rollback failed; a step that never ran says so. Rollback steps (re)start from pending.
+    """
+    if step.spec.group is Group.ROLLBACK:
+        return replace(step, status=StepStatus.PENDING, summary="", progress=None, finished_at=None, started_at=None)
+    if step.status.finished or step.status is StepStatus.FAILED:
+        return step
+    if step.status is StepStatus.PENDING:
+        return replace(step, status=StepStatus.SKIPPED, finished_at=at, summary=f"not run: rolled back to {rollback.target}")
+    if step.spec.action in ("watch", "post_watch") and rollback.breaches:
+        return replace(step, status=StepStatus.FAILED, finished_at=at, summary=f"breach: {rollback.reason}")
+    by = "shipdeck" if rollback.automatic else rollback.requested_by
+    return replace(step, status=StepStatus.SKIPPED, finished_at=at, summary=f"stopped: rollback requested by {by}")
 
 
 def _aborted(state: Release, event: Event) -> Release:
@@ -411,176 +404,10 @@ _HANDLERS = {
     EventKind.INTENT: _intent,
     EventKind.OUTCOME: _outcome,
     EventKind.PRODUCTION_CHANGED: _production_changed,
+    EventKind.WATCH_STARTED: _watch_started,
     EventKind.SAMPLE: _sample,
+    EventKind.BREACH_CONFIRMED: _breach_confirmed,
     EventKind.ROLLBACK_REQUESTED: _rollback_requested,
     EventKind.RELEASE_ABORTED: _aborted,
     EventKind.RELEASE_FAILED: _failed,
 }
-
-
-# ---------------------------------------------------------------------------------------
-# What to do next
-
-
-@dataclass(frozen=True)
-class Policy:
-    """How the runner may act without asking: `auto` is headless, `assume_yes` is --yes."""
-
-    auto: bool = False
-    assume_yes: bool = False
-    identity: str = ""
-    roles: Mapping[str, Sequence[str]] = None  # type: ignore[assignment]
-    skip_optional: bool = False
-
-    def roles_of(self, person: str) -> tuple[str, ...]:
-        return tuple(role for role, people in (self.roles or {}).items() if person in people or "*" in people)
-
-
-@dataclass(frozen=True)
-class RunStep:
-    step: str
-
-
-@dataclass(frozen=True)
-class SkipStep:
-    step: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Approve:
-    step: str
-    by: str
-    role: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ConfirmManual:
-    step: str
-    by: str
-
-
-@dataclass(frozen=True)
-class RequestRollback:
-    reason: str
-    breaches: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class FailRelease:
-    reason: str
-
-
-Action = RunStep | SkipStep | Approve | ConfirmManual | RequestRollback | FailRelease
-
-
-def breached_series(state: Release) -> list[SeriesHealth]:
-    return [h for h in state.series if h.health is Health.BREACH]
-
-
-def describe_breach(health: SeriesHealth) -> str:
-    unit = health.spec.unit
-    return f"{health.spec.name} {health.last_value:g}{unit} > {health.spec.rollback_above:g}{unit}"
-
-
-def watch_verdict(series: Sequence[SeriesHealth], blind_during: Iterable[str]) -> tuple[bool, str]:
-    """Whether a finished watch may pass. Blind at any point, or a breach still open, never passes."""
-    blind = sorted(set(blind_during) | {h.spec.name for h in series if h.health is Health.BLIND})
-    if blind:
-        return False, (
-            f"blind: no data for {', '.join(blind)} during the watch; production health is unknown. "
-            "Check by hand, then waive with a reason, or roll back"
-        )
-    if any(h.health is Health.UNKNOWN for h in series):
-        missing = ", ".join(h.spec.name for h in series if h.health is Health.UNKNOWN)
-        return False, f"no sample at all for {missing}: production health is unknown"
-    breaches = [h for h in series if h.health is Health.BREACH]
-    if breaches:
-        return False, "breach unresolved: " + "; ".join(describe_breach(h) for h in breaches) + " — roll back or waive"
-    return True, "all series healthy"
-
-
-def next_actions(state: Release, policy: Policy) -> list[Action]:
-    """The actions the runner should take now. Empty means: wait (for a task or a person)."""
-    if not state.started or phase_of(state).terminal:
-        return []
-    step = current_step(state)
-    if state.rollback is not None:
-        if step is None or step.status is StepStatus.FAILED:
-            return []
-        return [RunStep(step.id)] if step.status in (StepStatus.PENDING, StepStatus.RUNNING) else []
-
-    production_changed = state.production_runs_new_version or state.production_unknown
-    if production_changed and policy.auto and state.previous_tag:
-        breaches = breached_series(state)
-        if breaches:
-            text = "; ".join(describe_breach(h) for h in breaches)
-            return [RequestRollback(reason=f"sustained breach: {text}", breaches=tuple(h.spec.name for h in breaches))]
-    if step is None:
-        return []
-    if step.status is StepStatus.FAILED:
-        if not policy.auto:
-            return []
-        if production_changed:
-            if state.previous_tag:
-                return [RequestRollback(reason=f"{step.spec.title} failed: {step.summary}")]
-            return []
-        return [FailRelease(reason=f"{step.spec.title} failed: {step.summary}")]
-    if step.status is StepStatus.PENDING and step.spec.optional and policy.skip_optional:
-        return [SkipStep(step.id, "skipped by the hotfix fast-track")]
-    if step.status is StepStatus.WAITING:
-        if not policy.assume_yes:
-            return []
-        if step.spec.kind is StepKind.APPROVAL:
-            held = [r for r in policy.roles_of(policy.identity) if r in step.spec.roles]
-            granted = {a.role for a in step.approvals}
-            missing = [r for r in held if r not in granted]
-            if missing:
-                return [Approve(step.id, policy.identity, missing[0], "--yes")]
-            return []
-        if step.spec.kind is StepKind.MANUAL:
-            return [ConfirmManual(step.id, policy.identity)]
-        return []
-    if step.status in (StepStatus.PENDING, StepStatus.RUNNING):
-        return [RunStep(step.id)]
-    return []
-
-
-def failed_after_production_changed(state: Release) -> StepState | None:
-    """A release step that failed once production ran the new version (a rollback criterion)."""
-    if state.rollback is not None or not (state.production_runs_new_version or state.production_unknown):
-        return None
-    step = current_step(state)
-    return step if step is not None and step.status is StepStatus.FAILED else None
-
-
-def suggested_rollback_reason(state: Release) -> str:
-    """The rollback criteria met right now, as the reason a person would announce."""
-    breaches = breached_series(state)
-    if breaches:
-        return "sustained breach: " + "; ".join(describe_breach(h) for h in breaches)
-    failed = failed_after_production_changed(state)
-    if failed is not None:
-        return f"{failed.spec.title} failed: {failed.summary}"
-    return ""
-
-
-def migration_verdict(state: Release) -> tuple[str, str]:
-    """("additive" | "not-additive" | "unknown", a sentence) for rolling back past this release.
-
-    A release whose migrations were not additive (the check was waived) may have dropped or
-    renamed what the previous version still reads; rolling back past it is flagged.
-    """
-    step = state.step("preflight.migrations")
-    previous = state.previous_tag or "the previous version"
-    if step is None:
-        return "unknown", "migrations: not checked in this plan — check the schema by hand"
-    if step.status is StepStatus.PASSED:
-        return "additive", f"migrations additive ({step.summary}): {previous} runs on the new schema"
-    if step.status is StepStatus.WAIVED:
-        return "not-additive", (
-            f"migrations NOT additive — waived by {step.waived_by or '?'}: {step.waive_reason}. "
-            f"{previous} may fail on the new schema: check before confirming"
-        )
-    return "unknown", f"migrations {step.status.value}: {step.summary or 'no verdict'} — check the schema by hand"

@@ -15,7 +15,7 @@ class ReleaseType(str, Enum):
     REGULAR = "regular"
     HOTFIX = "hotfix"
     MAJOR = "major"
-    ROLLBACK = "rollback"  # rolling back a finished release: its own journal, rollback steps only
+    ROLLBACK = "rollback"  # a rollback of the live version after its release was over
 
 
 class Phase(str, Enum):
@@ -210,16 +210,52 @@ class WatchPolicy:
 
 @dataclass(frozen=True)
 class SeriesHealth:
+    """One watched series as the journal's samples describe it (folded by the reducer)."""
+
     spec: SeriesSpec
     health: Health = Health.UNKNOWN
     last_value: float | None = None
     last_sample_at: float | None = None  # time of the last sample that carried data
-    last_poll_at: float | None = None
-    first_poll_at: float | None = None
+    last_poll_at: float | None = None  # time of the last poll, with or without data
     above_since: float | None = None  # first sample of the current run above rollback_above
     breach_at: float | None = None
+    breach_reported_at: float | None = None  # the breach_at a breach_confirmed was journaled for
     blind_since: float | None = None
     was_blind: bool = False  # blind at any point of the current watch
+    peak: float | None = None  # highest value in the current watch
+    samples: int = 0  # samples with data in the current watch
+    recent: tuple[tuple[float, float | None], ...] = ()  # the last samples: evidence for decisions
+
+
+@dataclass(frozen=True)
+class WatchState:
+    """One watch step's accounting: how much of its duration was actually observed.
+
+    Time between two polls counts as observed only when the gap is no longer than
+    `blind_after`; a longer gap (a crash, a hung query, a slow provider) is missed, blind
+    time, and the watch runs on until it has observed its whole duration.
+    """
+
+    step: str
+    started_at: float
+    duration: float
+    last_poll_at: float
+    observed: float = 0.0
+    missed: float = 0.0
+    blind_periods: tuple[tuple[str, float, float], ...] = ()  # (series or "*", from, to), newest kept
+    resumes: int = 0
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.duration - self.observed)
+
+
+@dataclass(frozen=True)
+class OutcomeRecord:
+    """The journaled outcome of one side effect: replayed, never assumed, on resume."""
+
+    status: str  # done | not_done | failed
+    result: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -264,9 +300,10 @@ class Release:
     production_version: str = ""
     production_changed_at: float | None = None
     intents: tuple[Intent, ...] = ()  # open intents: journaled before acting, no outcome yet
-    # Keys whose outcome was "done": a step killed between its outcome and its result must
-    # not act again on resume.
-    done_keys: frozenset[str] = frozenset()
+    # Every closed side effect by key, with its result: a step killed between its outcome and
+    # its result replays the recorded result on resume instead of acting again.
+    outcomes: Mapping[str, OutcomeRecord] = field(default_factory=dict)
+    watches: tuple[WatchState, ...] = ()
     rollback: Rollback | None = None
     aborted_by: str = ""
     abort_reason: str = ""
@@ -284,6 +321,12 @@ class Release:
                 return step
         return None
 
+    def watch(self, step_id: str) -> WatchState | None:
+        for item in self.watches:
+            if item.step == step_id:
+                return item
+        return None
+
     def series_health(self, name: str) -> SeriesHealth | None:
         for item in self.series:
             if item.spec.name == name:
@@ -293,6 +336,13 @@ class Release:
     @property
     def production_runs_new_version(self) -> bool:
         return bool(self.tag) and self.production_version == self.tag
+
+    @property
+    def announced_healthy(self) -> bool:
+        """The watch passed and success was announced: from here nothing may touch production
+        without a person (a post-release failure waits; only a breach or a captain rolls back)."""
+        step = self.step("announce.success")
+        return step is not None and step.status is StepStatus.PASSED
 
     @property
     def production_unknown(self) -> bool:

@@ -17,9 +17,10 @@ from .commands import Authority
 from .config import Config, ConfigError, load_config, resolve_environment
 from .events import Event, EventKind
 from .journal import Journal
+from .decisions import Policy
 from .ledger import Ledger
 from .lock import Holder, ReleaseLock
-from .machine import Policy, phase_of
+from .machine import phase_of
 from .model import Release, ReleaseType
 from .plan import build_plan, rollback_plan
 from .release_settings import describe_changes, settings_from_config

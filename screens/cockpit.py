@@ -14,13 +14,9 @@ from textual.widgets import Footer, Static
 
 from shipdeck.core.commands import Command
 from shipdeck.core.events import Event, EventKind
-from shipdeck.core.machine import (
-    breached_series,
-    current_step,
-    failed_after_production_changed,
-    phase_of,
-    rollback_availability,
-)
+from shipdeck.core.decisions import failed_after_production_changed
+from shipdeck.core.machine import current_step, phase_of, rollback_availability
+from shipdeck.core.watching import breached_series
 from shipdeck.core.model import Release, StepKind, StepStatus
 from shipdeck.core.sanitize import plain
 from shipdeck.tui.cockpit_info import CockpitInfo

@@ -13,8 +13,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from shipdeck.core.commands import Command
-from shipdeck.core.machine import breached_series, describe_breach, suggested_rollback_reason
-from shipdeck.core.machine import migration_verdict as core_migration_verdict
+from shipdeck.core.decisions import suggested_rollback_reason
+from shipdeck.core.watching import breached_series, describe_breach
+from shipdeck.core.decisions import migration_verdict as core_migration_verdict
 from shipdeck.core.model import Health, Release, StepStatus
 from shipdeck.core.sanitize import plain
 from shipdeck.tui.cockpit_info import CockpitInfo

@@ -36,6 +36,14 @@ def _world_json(root: Path) -> dict:
     return json.loads((root / "world.json").read_text(encoding="utf-8"))
 
 
+def _final_state(root: Path):
+    from shipdeck.core.journal import Journal
+    from shipdeck.core.machine import fold
+
+    [path] = sorted(root.glob("state/*/production/releases/*.jsonl"))
+    return fold(Journal(path).load(repair=False))
+
+
 def test_demo_scenarios_through_the_cli(tmp_path: Path) -> None:
     """healthy → 0; regression and smoke failure → 3 (back on v1.3.0); blind → 5 (never released);
     deploy failure → 1 (production unchanged)."""
@@ -64,6 +72,9 @@ def test_demo_scenarios_through_the_cli(tmp_path: Path) -> None:
     assert world["production_tag"] == "v1.3.0"
     assert any(p["text"].startswith("Rolled back to v1.3.0 due to sustained breach") for p in world["posts"])
     assert "rolled back to v1.3.0" in err
+    state = _final_state(tmp_path / "regression")  # the evidence survives the rollback
+    assert state.step("watch").status.value == "failed" and "sustained breach" in state.step("watch").summary
+    assert state.step("announce.success").summary.startswith("not run: rolled back")
 
     code, out, err = results["blind"]
     assert code == 5, err
@@ -75,11 +86,17 @@ def test_demo_scenarios_through_the_cli(tmp_path: Path) -> None:
     assert code == 3, err
     assert "apply to job (end-to-end) failed on production" in out
     assert _world_json(tmp_path / "smoke-failure")["production_tag"] == "v1.3.0"
+    failed_smoke = _final_state(tmp_path / "smoke-failure").step("verify.smoke")
+    assert failed_smoke.status.value == "failed" and "apply to job" in failed_smoke.summary
+    assert dict(failed_smoke.evidence)["apply to job (end-to-end)"].startswith("FAILED")
 
     code, out, err = results["deploy-failure"]
     assert code == 1, err
     assert _world_json(tmp_path / "deploy-failure")["production_tag"] == "v1.3.0"
     assert "failed before production changed" in err
+    posts = [p["text"] for p in _world_json(tmp_path / "deploy-failure")["posts"]]
+    assert posts[0] == "Deploying v1.4.0 to prod"  # and then what happened, not silence
+    assert posts[1].startswith("v1.4.0 was not deployed: Deploy to production failed") and posts[1].endswith("Production still runs v1.3.0")
 
 
 def test_waiting_for_approval_exits_4_then_approve_elsewhere_and_resume(tmp_path: Path) -> None:

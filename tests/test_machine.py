@@ -7,19 +7,9 @@ from engine_events import PRE_STEPS, Script
 
 from shipdeck.core.events import EventKind
 from shipdeck.core.exit_codes import ExitCode, exit_code_for
-from shipdeck.core.machine import (
-    Approve,
-    FailRelease,
-    Policy,
-    RequestRollback,
-    RunStep,
-    fold,
-    next_actions,
-    observe,
-    phase_of,
-    rollback_availability,
-    watch_verdict,
-)
+from shipdeck.core.decisions import Approve, FailRelease, Policy, RequestRollback, RunStep, next_actions
+from shipdeck.core.machine import fold, phase_of, rollback_availability
+from shipdeck.core.watching import observe
 from shipdeck.core.model import Health, Phase, ReleaseType, SeriesHealth, SeriesSpec, StepStatus, WatchPolicy
 
 ROLES = {"engineering-manager": ["alice"], "cto": ["carol"], "product": ["erin"]}
@@ -202,20 +192,6 @@ def test_breach_in_auto_requests_rollback_with_the_numbers() -> None:
     assert not any(isinstance(a, RequestRollback) for a in next_actions(state, Policy(auto=False)))
 
 
-@pytest.mark.parametrize(
-    ("samples", "blind_during", "passes"),
-    [
-        ([(0, 0.4), (10, 0.5)], set(), True),
-        ([(0, 0.4), (10, 0.5)], {"error_rate"}, False),  # blind earlier in the watch
-        ([(0, 0.4), (30, None), (60, None)], set(), False),
-        ([], set(), False),  # no sample at all is not healthy
-        ([(0, 7.0), (60, 7.0), (120, 7.0)], set(), False),
-    ],
-)
-def test_watch_verdict_never_passes_blind_or_breached(samples, blind_during, passes) -> None:
-    assert watch_verdict([_feed(samples)], blind_during)[0] is passes
-
-
 def test_exit_code_for_a_blind_watch_after_production_changed_pages() -> None:
     script = Script().to_production().pass_steps("verify.smoke").add(EventKind.STEP_STARTED, step="watch")
     script.add(EventKind.STEP_WAITING, step="watch", reason="blind")
@@ -228,7 +204,7 @@ def test_exit_code_waiting_for_approval() -> None:
 
 
 def test_suggested_rollback_reason_names_a_failed_check_after_the_deploy() -> None:
-    from shipdeck.core.machine import suggested_rollback_reason
+    from shipdeck.core.decisions import suggested_rollback_reason
 
     script = Script().to_production().add(EventKind.STEP_STARTED, step="verify.smoke")
     assert suggested_rollback_reason(fold(script.events)) == ""
@@ -245,7 +221,7 @@ def test_suggested_rollback_reason_names_a_failed_check_after_the_deploy() -> No
     ],
 )
 def test_migration_verdict_guards_the_rollback(event: dict, verdict: str) -> None:
-    from shipdeck.core.machine import migration_verdict
+    from shipdeck.core.decisions import migration_verdict
 
     script = Script().pass_steps(*PRE_STEPS[:5])
     kind = event.pop("kind")
@@ -254,3 +230,28 @@ def test_migration_verdict_guards_the_rollback(event: dict, verdict: str) -> Non
     assert found == verdict
     if verdict == "not-additive":
         assert "alice" in sentence and "v1.3.0 may fail" in sentence
+
+
+def test_a_post_release_failure_never_rolls_back_a_release_announced_healthy() -> None:
+    """Issue 7, defect 1: a merge conflict after "deployed successfully" waits for a person."""
+    script = Script().to_production().pass_steps("verify.smoke", "watch", "announce.success", "post.watch", "post.notes")
+    script.add(EventKind.STEP_STARTED, step="post.merge").add(EventKind.STEP_FAILED, step="post.merge", summary="merge conflict: CHANGELOG.md")
+    state = fold(script.events)
+    assert next_actions(state, Policy(auto=True)) == []
+    assert exit_code_for(state) is ExitCode.WAITING
+    assert rollback_availability(state)[0]  # still the captain's call
+    from shipdeck.core.decisions import failed_after_production_changed, suggested_rollback_reason
+
+    assert failed_after_production_changed(state) is None and suggested_rollback_reason(state) == ""
+
+
+def test_a_rollback_keeps_failed_steps_failed_and_marks_what_never_ran() -> None:
+    """Issue 7, defect 8: evidence does not disappear under "superseded by rollback"."""
+    script = Script().to_production().add(EventKind.STEP_STARTED, step="verify.smoke")
+    script.add(EventKind.STEP_FAILED, step="verify.smoke", summary="login failed: 500", evidence={"login": "FAILED: 500"})
+    script.add(EventKind.ROLLBACK_REQUESTED, by="alice", reason="login broken", target="v1.3.0")
+    state = fold(script.events)
+    smoke = state.step("verify.smoke")
+    assert smoke.status is StepStatus.FAILED and dict(smoke.evidence) == {"login": "FAILED: 500"}
+    assert state.step("watch").status is StepStatus.SKIPPED and state.step("watch").summary == "not run: rolled back to v1.3.0"
+    assert phase_of(state) is Phase.ROLLING_BACK

@@ -17,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from shipdeck.core.events import EventKind
 from shipdeck.core.journal import Journal
-from shipdeck.core.machine import (
+from shipdeck.core.decisions import (
     Approve,
     ConfirmManual,
     FailRelease,
@@ -25,14 +25,10 @@ from shipdeck.core.machine import (
     RequestRollback,
     RunStep,
     SkipStep,
-    apply,
-    current_step,
-    fold,
     next_actions,
-    phase_of,
-    rollback_availability,
-    watch_verdict,
 )
+from shipdeck.core.machine import apply, current_step, fold, phase_of, rollback_availability
+from shipdeck.core.watching import watch_verdict
 from shipdeck.core.model import Group, Health, Phase, ReleaseType, StepKind, StepStatus
 
 SERIES = ("error_rate", "p95_latency", "queue_depth")
@@ -45,8 +41,11 @@ class ReleaseMachine(RuleBasedStateMachine):
         self.folder = tempfile.TemporaryDirectory()
         self.journal = Journal(Path(self.folder.name) / "r.jsonl")
         self.at = 1000.0
+        # The test's own oracle of blindness in the running watch (the spec, written again).
         self.blind_during_watch: set[str] = set()
         self.blind_when_watch_passed: set[str] = set()
+        self.last_poll: dict[str, float] = {}
+        self.last_data: dict[str, float] = {}
 
     def teardown(self) -> None:
         self.journal.close()
@@ -96,18 +95,24 @@ class ReleaseMachine(RuleBasedStateMachine):
         if step.spec.kind is not StepKind.AUTOMATIC:
             self.emit(EventKind.STEP_WAITING, step=step_id, reason="needs a person")
             return
-        self.emit(EventKind.STEP_STARTED, step=step_id)
         if step.spec.action in ("watch", "post_watch"):
-            healthy, reason = watch_verdict(self.state.series, self.blind_during_watch)
-            if healthy and outcome == "pass" and step_id == "watch":
-                self.blind_when_watch_passed = self.blind_during_watch | {
-                    h.spec.name for h in self.state.series if h.health in (Health.BLIND, Health.UNKNOWN)
-                }
-            if healthy and outcome == "pass":
-                self.emit(EventKind.STEP_PASSED, step=step_id, summary=reason)
+            if step.status is not StepStatus.RUNNING or self.state.watch(step_id) is None:
+                self.emit(EventKind.STEP_STARTED, step=step_id)
+                self.emit(EventKind.WATCH_STARTED, step=step_id, duration=120.0, at=self.at + 1.0)
+                self.blind_during_watch = set()
+                self.last_poll = {name: self.at for name in SERIES}
+                self.last_data = dict(self.last_poll)
+            verdict = watch_verdict(self.state, step_id)
+            if not verdict.finished:
+                return  # samples move it on
+            if verdict.healthy and outcome == "pass" and step_id == "watch":
+                self.blind_when_watch_passed = set(self.blind_during_watch)
+            if verdict.healthy and outcome == "pass":
+                self.emit(EventKind.STEP_PASSED, step=step_id, summary=verdict.text)
             else:
-                self.emit(EventKind.STEP_WAITING, step=step_id, reason=reason)
+                self.emit(EventKind.STEP_WAITING, step=step_id, reason=verdict.text)
             return
+        self.emit(EventKind.STEP_STARTED, step=step_id)
         if outcome == "pass":
             if step.spec.changes_production:
                 target = self.state.rollback.target if step.spec.group is Group.ROLLBACK else self.state.tag
@@ -121,11 +126,19 @@ class ReleaseMachine(RuleBasedStateMachine):
     @rule(series=st.sampled_from(SERIES), value=st.one_of(st.none(), st.floats(0, 5000)), gap=st.floats(0.5, 90))
     def sample(self, series: str, value: float | None, gap: float) -> None:
         self.at += gap
-        self.emit(EventKind.SAMPLE, series=series, at=self.at, value=value)
+        at = self.at + 1.0  # emit() advances the clock by one more second
         step = current_step(self.state)
-        health = self.state.series_health(series)
-        if step is not None and step.spec.action in ("watch", "post_watch") and health.health is Health.BLIND:
-            self.blind_during_watch.add(series)
+        watching = step is not None and step.status is StepStatus.RUNNING and self.state.watch(step.id) is not None
+        if watching:
+            blind_after = self.state.watch_policy.blind_after
+            if at - self.last_poll[series] > blind_after or (value is None and at - self.last_data[series] >= blind_after):
+                self.blind_during_watch.add(series)
+            if at - max(self.last_poll.values()) > blind_after:
+                self.blind_during_watch.add("*")  # nothing at all was observed for that long
+            self.last_poll[series] = at
+            if value is not None:
+                self.last_data[series] = at
+        self.emit(EventKind.SAMPLE, series=series, at=at, value=value)
 
     @rule(typed=st.sampled_from(["v1.3.0", "v1.4.0"]))
     def person_rolls_back(self, typed: str) -> None:

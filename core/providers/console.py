@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..sanitize import plain
+from .registry import ProviderSpec
 
 
 class ConsoleNotifier:
@@ -14,3 +15,13 @@ class ConsoleNotifier:
 
     async def was_posted(self, key: str) -> bool:
         return False  # a console line cannot be looked up; posting it again is harmless
+
+
+PROVIDERS = (
+    ProviderSpec(
+        "notify",
+        "console",
+        "announcements printed on the captain's terminal (stderr)",
+        build=lambda ctx: ConsoleNotifier(),
+    ),
+)

@@ -11,17 +11,13 @@ import asyncio
 import json
 import sys
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import actions
-from .clock import Clock
-from .commands import Authority, Command, check
-from .config import Config
-from .events import Event, EventKind
-from .journal import Journal
-from .machine import (
+from ..clock import Clock
+from ..commands import Authority, Command, check
+from ..config import Config
+from ..decisions import (
     Approve,
     ConfirmManual,
     FailRelease,
@@ -29,35 +25,22 @@ from .machine import (
     RequestRollback,
     RunStep,
     SkipStep,
-    apply,
-    breached_series,
-    current_step,
-    describe_breach,
     migration_verdict,
     next_actions,
-    fold,
-    is_terminal,
 )
-from .model import Intent, Release, StepKind, StepStatus
-from .providers.base import ProviderError
+from ..events import Event, EventKind
+from ..journal import Journal
+from ..machine import apply, current_step, fold, is_terminal
+from ..model import Group, Release, StepKind, StepStatus
+from ..providers.base import ProviderError
+from ..watching import breached_series, describe_breach
+from . import steps
+from .context import Services, StepContext
+from .effects import Effect, Unresolved, perform
 
 Subscriber = Callable[[Event, Release], None]
 
 INBOX_POLL_SECONDS = 0.5
-
-
-@dataclass
-class Services:
-    """The providers one release uses; `git` and `repo_path` may be None outside a repository."""
-
-    deployer: Any
-    notifier: Any
-    registry: Any = None
-    metrics: Any = None
-    smoke: Any = None
-    ci: Any = None
-    git: Any = None
-    repo_path: Path | None = None
 
 
 class Runner:
@@ -143,6 +126,7 @@ class Runner:
             role = next((r for r in held if r not in granted), held[0] if held else "")
             await self.emit(EventKind.APPROVAL_GRANTED, {"step": step.id, "by": command.by, "role": role, "reason": command.reason})
         elif verb == "confirm" and step is not None:
+            await self._close_confirmed_intents(step.id, command.by)
             await self.emit(
                 EventKind.STEP_PASSED,
                 {"step": step.id, "summary": f"confirmed by {command.by}" + (f": {command.reason}" if command.reason else "")},
@@ -154,8 +138,43 @@ class Runner:
         elif verb == "rollback":
             await self._request_rollback(command.by, command.reason, automatic=False)
         elif verb == "abort":
+            await self._announce_end(f"{self.state.tag} to {self._env_word()} aborted by {command.by}: {command.reason}")
             await self.emit(EventKind.RELEASE_ABORTED, {"by": command.by, "reason": command.reason})
         return None
+
+    async def _close_confirmed_intents(self, step_id: str, by: str) -> None:
+        """A person confirms that an unresolved side effect happened: its intent closes as done."""
+        step = self.state.step(step_id)
+        for intent in [i for i in self.state.intents if i.step == step_id]:
+            await self.emit(EventKind.OUTCOME, {"key": intent.key, "status": "done", "result": {"ok": True, "summary": f"confirmed by {by}", "confirmed_by": by}})
+            if step is not None and step.spec.changes_production:
+                version = self.state.rollback.target if step.spec.group is Group.ROLLBACK and self.state.rollback else self.state.tag
+                if self.state.production_version != version:
+                    await self.emit(EventKind.PRODUCTION_CHANGED, {"version": version, "step": step_id, "confirmed_by": by})
+
+    def _env_word(self) -> str:
+        return "prod" if self.state.environment == "production" else self.state.environment
+
+    async def _announce_end(self, text: str) -> None:
+        """After "Deploying…" was announced, a release that ends without deploying says so too."""
+        announced = self.state.step("announce.deploy")
+        if announced is None or announced.status is not StepStatus.PASSED:
+            return
+        notifier = self.services.notifier
+        channel = str(self.state.settings.get("announce_channel", self.config.release.announce_channel))
+
+        async def act(key: str) -> Effect:
+            where = await notifier.post(channel, text, key)
+            return Effect(True, f"posted to {where}: {text}")
+
+        async def reconcile(intent: Any) -> Effect | None:
+            return Effect(True, "already posted") if await notifier.was_posted(intent.key) else None
+
+        key = f"{self.state.id}:release.end"
+        result = await perform(self, step_id="release.end", key=key, action="notify", params={"channel": channel}, act=act, reconcile=reconcile)
+        if isinstance(result, Unresolved) or not result.ok:
+            detail = result.detail if isinstance(result, Unresolved) else result.summary
+            await self.emit(EventKind.NOTE, {"message": f"could not announce the end of the release in #{channel}: {detail}"})
 
     async def _request_rollback(self, by: str, reason: str, automatic: bool) -> None:
         state = self.state
@@ -230,21 +249,30 @@ class Runner:
                 await self._request_rollback("shipdeck (auto)", action.reason, automatic=True)
                 journaled = True
             elif isinstance(action, FailRelease):
+                previous = self.state.production_version or "the previous version"
+                await self._announce_end(f"{self.state.tag} was not deployed: {action.reason}. Production still runs {previous}")
                 await self.emit(EventKind.RELEASE_FAILED, {"reason": action.reason})
                 journaled = True
         return journaled
 
     async def _recheck_blocked_steps(self) -> None:
-        """On (re)start, an automatic check that was blocked (window, CI) is checked again."""
+        """On (re)start, a blocked automatic check (window, CI) and a side effect nobody could
+        reconcile are asked again: a person may have fixed or checked it meanwhile."""
         step = current_step(self.state)
-        if step and step.status is StepStatus.WAITING and step.spec.kind is StepKind.AUTOMATIC and step.spec.action in actions.RECHECKABLE:
+        if step is None or step.status is not StepStatus.WAITING or step.spec.kind is not StepKind.AUTOMATIC:
+            return
+        unresolved = any(i.step == step.id for i in self.state.intents)
+        if step.spec.action in steps.RECHECKABLE or unresolved:
             await self.emit(EventKind.STEP_RETRIED, {"step": step.id, "by": "shipdeck (resume)"})
 
     def _cancel_superseded(self) -> None:
-        """A step a rollback superseded stops at once (its task removes itself when done)."""
+        """A step that is over, or that a rollback superseded, stops at once."""
+        rolling_back = self.state.rollback is not None
         for step_id, task in list(self._tasks.items()):
             step = self.state.step(step_id)
-            if (step is None or step.status.finished) and not task.done():
+            over = step is None or step.status.finished or step.status is StepStatus.FAILED
+            superseded = step is not None and rolling_back and step.spec.group is not Group.ROLLBACK
+            if (over or superseded) and not task.done():
                 task.cancel()
 
     async def _drain_commands(self) -> None:
@@ -286,7 +314,7 @@ class Runner:
 
     async def _run_step(self, step_id: str) -> None:
         try:
-            await actions.run_step(StepContext(self, step_id))
+            await steps.run_step(StepContext(self, step_id))
         except asyncio.CancelledError:
             raise
         except ProviderError as error:
@@ -306,79 +334,3 @@ class Runner:
                 if intent.step == step_id:
                     await self.emit(EventKind.OUTCOME, {"key": intent.key, "status": "failed", "result": {"error": summary}})
             await self.emit(EventKind.STEP_FAILED, {"step": step_id, "summary": summary})
-
-
-class StepContext:
-    """What a step handler may do: read the state, journal progress and results, use providers."""
-
-    def __init__(self, runner: Runner, step_id: str) -> None:
-        self.runner = runner
-        self.step_id = step_id
-
-    @property
-    def state(self) -> Release:
-        return self.runner.state
-
-    @property
-    def step(self):  # -> StepState
-        step = self.state.step(self.step_id)
-        assert step is not None
-        return step
-
-    @property
-    def config(self) -> Config:
-        return self.runner.config
-
-    @property
-    def services(self) -> Services:
-        return self.runner.services
-
-    @property
-    def clock(self) -> Clock:
-        return self.runner.clock
-
-    async def emit(self, kind: EventKind, data: Mapping[str, Any]) -> Event:
-        return await self.runner.emit(kind, data)
-
-    async def started(self) -> None:
-        if self.step.status is not StepStatus.RUNNING:
-            await self.emit(EventKind.STEP_STARTED, {"step": self.step_id})
-
-    async def progress(self, message: str, **details: Any) -> None:
-        await self.emit(EventKind.STEP_PROGRESSED, {"step": self.step_id, "message": message, **details})
-
-    async def passed(self, summary: str, evidence: Mapping[str, str] | None = None) -> None:
-        await self.emit(EventKind.STEP_PASSED, {"step": self.step_id, "summary": summary, "evidence": dict(evidence or {})})
-
-    async def failed(self, summary: str, evidence: Mapping[str, str] | None = None) -> None:
-        await self.emit(EventKind.STEP_FAILED, {"step": self.step_id, "summary": summary, "evidence": dict(evidence or {})})
-
-    async def skipped(self, reason: str) -> None:
-        await self.emit(EventKind.STEP_SKIPPED, {"step": self.step_id, "reason": reason})
-
-    async def waiting(self, reason: str, evidence: Mapping[str, str] | None = None) -> None:
-        await self.emit(EventKind.STEP_WAITING, {"step": self.step_id, "reason": reason, "evidence": dict(evidence or {})})
-
-    def open_intent(self) -> Intent | None:
-        return next((i for i in self.state.intents if i.step == self.step_id), None)
-
-    @property
-    def key(self) -> str:
-        """The idempotency key of this step's current attempt."""
-        return f"{self.state.id}:{self.step_id}:{self.step.attempt}"
-
-    def already_done(self) -> bool:
-        """This attempt's side effect has a journaled "done" outcome (killed before its result)."""
-        return self.key in self.state.done_keys
-
-    async def intent(self, action: str, params: Mapping[str, Any]) -> str:
-        key = self.key
-        await self.emit(EventKind.INTENT, {"key": key, "step": self.step_id, "action": action, "params": dict(params)})
-        return key
-
-    async def outcome(self, key: str, status: str, result: Mapping[str, Any] | None = None) -> None:
-        await self.emit(EventKind.OUTCOME, {"key": key, "status": status, "result": dict(result or {})})
-
-    async def blocking(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run a blocking provider call (GitPython) off the event loop."""
-        return await asyncio.to_thread(function, *args, **kwargs)

@@ -1,0 +1,46 @@
+"""Post-release: publish the notes, merge the release branch back. Never touches production."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..model import Intent
+from .effects import Effect
+from .steps import git_plan, handler
+
+if TYPE_CHECKING:
+    from .context import StepContext
+
+
+@handler("publish_notes")
+async def publish_notes(ctx: StepContext) -> None:
+    data = ctx.state.settings.get("git", {})
+    await ctx.passed(
+        f"CHANGELOG.md on {data.get('branch', 'the release branch')} and the {ctx.state.tag} tag message carry the notes",
+        {"published to": "CHANGELOG.md, tag annotation", "changelog site": "not configured"},
+    )
+
+
+@handler("merge_release")
+async def merge_release(ctx: StepContext) -> None:
+    git = ctx.services.git
+    plan = git_plan(ctx)
+
+    async def act(key: str) -> Effect:
+        result = await ctx.blocking(git.merge_release, plan)
+        parts = []
+        if result.merged_into:
+            parts.append(f"merged into {' and '.join(result.merged_into)}" + (" and pushed" if result.pushed else ""))
+        if result.already_merged:
+            parts.append(f"already in {' and '.join(result.already_merged)}")
+        return Effect(True, f"{plan.branch} " + "; ".join(parts or ["merged"]), data={"merged_into": list(result.merged_into)})
+
+    async def reconcile(intent: Intent) -> Effect | None:
+        status = getattr(git, "merge_status", None)
+        if status is not None and await ctx.blocking(status, plan) == "done":
+            return Effect(True, f"{plan.branch} already merged on {ctx.config.project.remote} (reconciled)")
+        return None  # the merge checks ancestry itself: merging again cannot merge twice
+
+    effect = await ctx.perform("merge", {"branch": plan.branch}, act, reconcile)
+    if effect is not None:
+        await ctx.finish(effect)

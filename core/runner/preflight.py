@@ -1,0 +1,160 @@
+"""Pre-release checks: window, branches, CI, staging smoke test, notes, migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from ..config import Window
+from ..model import ReleaseType
+from ..window import describe_window, window_status
+from .steps import handler
+
+if TYPE_CHECKING:
+    from .context import StepContext
+
+
+def _window(ctx: StepContext) -> Window:
+    journaled = ctx.state.settings.get("window")
+    if isinstance(journaled, dict):
+        return Window(
+            days=tuple(journaled.get("days", ("fri",))),
+            start=str(journaled.get("start", "14:00")),
+            end=str(journaled.get("end", "17:00")),
+            timezone=str(journaled.get("timezone", "America/Los_Angeles")),
+            always=bool(journaled.get("always", False)),
+        )
+    return ctx.config.release.window
+
+
+@handler("check_window")
+async def check_window(ctx: StepContext) -> None:
+    if ctx.state.release_type is ReleaseType.HOTFIX:
+        await ctx.passed("hotfix: no release window applies")
+        return
+    window = _window(ctx)
+    inside, detail = window_status(window, datetime.fromtimestamp(ctx.clock.now(), ZoneInfo(window.timezone)))
+    if inside:
+        await ctx.passed(detail, {"window": describe_window(window)})
+    elif ctx.runner.force:
+        await ctx.passed(f"{detail}; released anyway with --force by {ctx.runner.policy.identity}", {"window": describe_window(window)})
+    else:
+        await ctx.waiting(f"{detail}; wait for the window or run with --force", {"window": describe_window(window)})
+
+
+@handler("check_git")
+async def check_git(ctx: StepContext) -> None:
+    git = ctx.services.git
+    data = ctx.state.settings.get("git", {})
+    if git is None:
+        await ctx.failed("no git repository: run shipdeck inside the product's repository or pass --repo")
+        return
+    evidence = {
+        "previous release": data.get("previous_tag") or "none",
+        "next version": ctx.state.tag,
+        "cut from": f"{data.get('base_ref')} @ {str(data.get('base_commit', ''))[:10]}",
+        "release branch": data.get("branch", ""),
+    }
+    await ctx.passed(f"{ctx.state.tag} from {data.get('base_ref')} (previous {data.get('previous_tag') or 'none'})", evidence)
+
+
+@handler("check_ci")
+async def check_ci(ctx: StepContext) -> None:
+    ci = ctx.services.ci
+    commit = ctx.state.settings.get("git", {}).get("base_commit", "")
+    if ci is None:
+        await ctx.waiting(f"no CI provider configured: confirm CI is green on {commit[:10]} yourself (confirm)")
+        return
+    green, detail = await ci.status(commit)
+    if green:
+        await ctx.passed(detail)
+    elif green is None:
+        await ctx.waiting(f"CI status unknown: {detail}")
+    else:
+        await ctx.failed(detail)
+
+
+async def smoke(ctx: StepContext, environment: str) -> None:
+    """Run the smoke checks against `environment`; every result is evidence."""
+    runner = ctx.services.smoke
+    url = str(ctx.config.environments.get(environment, {}).get("url", ""))
+    if runner is None:
+        await ctx.waiting(f"no smoke provider configured: smoke test {environment} yourself and confirm")
+        return
+    results = await runner.run(environment, url)
+    if not results:
+        await ctx.waiting(f"no smoke check ran against {environment}: check it yourself and confirm")
+        return
+    evidence = {r.name: ("ok" if r.passed else f"FAILED: {r.detail}") for r in results}
+    failed = [r for r in results if not r.passed]
+    if failed:
+        await ctx.failed(f"{failed[0].name} failed on {environment}: {failed[0].detail}", evidence)
+    else:
+        await ctx.passed(f"{len(results)}/{len(results)} critical paths pass on {environment}", evidence)
+
+
+@handler("smoke_staging")
+async def smoke_staging(ctx: StepContext) -> None:
+    await smoke(ctx, "staging")
+
+
+@handler("smoke_production")
+async def smoke_production(ctx: StepContext) -> None:
+    await smoke(ctx, ctx.state.environment)
+
+
+@handler("draft_notes")
+async def draft_notes(ctx: StepContext) -> None:
+    from ..notes import SECTIONS
+
+    notes = await ctx.blocking(render_notes, ctx)
+    if ctx.runner.notes_path is not None:
+        await ctx.blocking(_write_notes, ctx.runner.notes_path, notes.to_markdown())
+    counts = {heading: len(notes.section(name)) for name, (heading, _) in SECTIONS.items()}
+    summary = ", ".join(f"{n} {heading.lower()}" for heading, n in counts.items() if n) or "no changes"
+    await ctx.passed(f"{len(notes.commits)} commits: {summary}", {k: str(v) for k, v in counts.items()})
+
+
+def _write_notes(path: Any, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def render_notes(ctx: StepContext):  # -> ReleaseNotes
+    from ..notes import notes_for_range
+
+    data = ctx.state.settings["git"]
+    return notes_for_range(
+        ctx.services.repo_path,
+        data.get("previous_tag"),
+        data["base_commit"],
+        version=data["version"],
+        tag=data["tag"],
+        previous_tag=data.get("previous_tag"),
+        date=datetime.fromtimestamp(ctx.state.started_at or ctx.clock.now()).date(),
+        compare_url=ctx.config.project.compare_url,
+        rules=ctx.config.notes.get("rules", ()),
+    )
+
+
+@handler("check_migrations")
+async def check_migrations(ctx: StepContext) -> None:
+    from ..migrations import check_migrations as check
+
+    data = ctx.state.settings["git"]
+    report = await ctx.blocking(check, ctx.services.repo_path, data.get("previous_tag"), data["base_commit"], ctx.config.migrations_dirs)
+    evidence = {f"{f.file}:{f.line}": f"{f.operation}: {f.detail} — {f.alternative}" for f in report.findings}
+    evidence["squawk"] = report.squawk
+    folders = getattr(report, "folders", None)
+    if folders is not None and not folders:
+        searched = ", ".join(getattr(report, "searched", ())) or "the configured folders"
+        await ctx.skipped(f"not checked: no Alembic migrations folder found (looked for {searched})")
+        return
+    if report.findings:
+        await ctx.waiting(
+            f"{len(report.findings)} migration finding(s) are not zero-downtime; an approver must waive with a reason",
+            evidence,
+        )
+    else:
+        await ctx.passed(f"{len(report.files)} migration file(s), all additive", evidence)

@@ -1,0 +1,140 @@
+"""Release day: cut branch and tag, check the image, announce, deploy."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..events import EventKind
+from ..model import Intent
+from ..providers.base import DeployProgress, DeployResult
+from .effects import Effect, Unknown
+from .preflight import render_notes
+from .steps import git_plan, handler
+
+if TYPE_CHECKING:
+    from .context import StepContext
+
+
+@handler("cut_release")
+async def cut_release(ctx: StepContext) -> None:
+    git = ctx.services.git
+    plan = git_plan(ctx)
+    remote = ctx.config.project.remote
+
+    async def act(key: str) -> Effect:
+        notes = await ctx.blocking(render_notes, ctx)
+        result = await ctx.blocking(git.cut, plan, notes.to_markdown())
+        return Effect(
+            True,
+            f"{plan.tag} on {plan.branch} pushed to {remote}",
+            {"branch": plan.branch, "tag": plan.tag, "commit": result.commit[:12]},
+            {"commit": result.commit, "already_done": result.already_done},
+        )
+
+    async def reconcile(intent: Intent) -> Effect | None:
+        if await ctx.blocking(git.cut_status, plan) != "done":
+            return None
+        return Effect(True, f"{plan.branch} and {plan.tag} already on {remote} (reconciled)", {"branch": plan.branch, "tag": plan.tag})
+
+    effect = await ctx.perform("cut", {"branch": plan.branch, "tag": plan.tag, "commit": plan.base_commit}, act, reconcile)
+    if effect is not None:
+        await ctx.finish(effect)
+
+
+@handler("check_image")
+async def check_image(ctx: StepContext) -> None:
+    registry = ctx.services.registry
+    if registry is None:
+        await ctx.skipped("not checked: no image registry configured ([image] provider = \"none\")")
+        return
+    exists, detail = await registry.image_exists(ctx.state.tag)
+    if exists:
+        await ctx.passed(detail)
+    else:
+        await ctx.waiting(f"{detail}; waiting for CI to push it (retry when it is there)")
+
+
+async def announce(ctx: StepContext, channel: str, text: str) -> None:
+    """Post one announcement at most once; a failed post never blocks a release or a rollback."""
+    notifier = ctx.services.notifier
+
+    async def act(key: str) -> Effect:
+        where = await notifier.post(channel, text, key)
+        return Effect(True, f"posted to {where}: {text}", data={"where": where})
+
+    async def reconcile(intent: Intent) -> Effect | None:
+        # A notifier that cannot find its posts says no: posting again is the lesser harm.
+        if await notifier.was_posted(intent.key):
+            return Effect(True, f"already posted to #{channel}: {text}")
+        return None
+
+    effect = await ctx.perform("notify", {"channel": channel}, act, reconcile)
+    if effect is None:
+        return
+    if effect.ok:
+        await ctx.passed(effect.summary)
+    else:
+        await ctx.skipped(f"not posted to #{channel}: {effect.summary}")
+
+
+def env_word(environment: str) -> str:
+    return "prod" if environment == "production" else environment
+
+
+@handler("announce_deploy")
+async def announce_deploy(ctx: StepContext) -> None:
+    await announce(ctx, ctx.setting("announce_channel"), f"Deploying {ctx.state.tag} to {env_word(ctx.state.environment)}")
+
+
+@handler("announce_success")
+async def announce_success(ctx: StepContext) -> None:
+    await announce(ctx, ctx.setting("success_channel"), f"{ctx.state.tag} deployed successfully")
+
+
+def _effect_of(result: DeployResult) -> Effect:
+    summary = result.summary if result.production_changed else f"{result.summary}; production still runs the previous version"
+    return Effect(result.production_changed, summary, dict(result.evidence), {"production_changed": result.production_changed, "tag": result.tag})
+
+
+async def deploy_version(ctx: StepContext, tag: str) -> None:
+    """Put `tag` on production (a deploy and a rollback are the same operation)."""
+    deployer = ctx.services.deployer
+
+    async def on_progress(report: DeployProgress) -> None:
+        await ctx.progress(
+            report.message,
+            progress=report.progress,
+            stage=report.stage,
+            healthy=report.healthy,
+            desired=report.desired,
+            stages=[list(s) for s in report.stages],
+            log=list(report.log),
+        )
+
+    async def changed(effect: Effect) -> Effect:
+        # Journaled before the outcome, and once, however often the deploy is reconciled.
+        if effect.data.get("production_changed") and ctx.state.production_version != tag:
+            await ctx.emit(EventKind.PRODUCTION_CHANGED, {"version": tag, "step": ctx.step_id})
+        return effect
+
+    async def act(key: str) -> Effect:
+        return await changed(_effect_of(await deployer.deploy(tag, key, on_progress)))
+
+    async def reconcile(intent: Intent) -> Effect | None:
+        result = await deployer.reconcile(tag, intent.key, on_progress)
+        if result is None:
+            return None
+        if not isinstance(result, DeployResult):
+            raise Unknown(f"the deployer could not say what happened to {intent.key}")
+        return await changed(_effect_of(result))
+
+    effect = await ctx.perform("deploy", {"tag": tag}, act, reconcile)
+    if effect is None:
+        return
+    await changed(effect)  # an outcome replayed after a crash between it and the production change
+    await ctx.finish(effect)
+
+
+@handler("deploy")
+async def deploy(ctx: StepContext) -> None:
+    await deploy_version(ctx, ctx.state.tag)
