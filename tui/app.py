@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
 
@@ -134,15 +136,20 @@ class ShipdeckApp(App[int]):
         self.link.stop()
         self.exit(0)
 
-    def check_size(self) -> None:
-        """Cover the cockpit with a "too small" message below the minimum size, and back."""
+    def on_resize(self, event: events.Resize) -> None:
+        # Handled here rather than per screen so that a modal on top is covered too. This runs
+        # before Textual's own handler stores the new size, hence the event's size.
+        self.check_size(event.size)
+
+    def check_size(self, size: Size | None = None) -> None:
+        """Cover whatever is shown with a "too small" message below the minimum size, and back."""
         from shipdeck.screens.too_small import TooSmallScreen
 
-        width, height = self.size
+        width, height = size or self.size
         too_small = width < MIN_WIDTH or height < MIN_HEIGHT
         showing = isinstance(self.screen, TooSmallScreen)
         if too_small and not showing:
-            self.push_screen(TooSmallScreen(MIN_WIDTH, MIN_HEIGHT))
+            self.push_screen(TooSmallScreen(MIN_WIDTH, MIN_HEIGHT, width, height))
         elif too_small and showing:
             self.screen.resized(width, height)  # type: ignore[attr-defined]
         elif not too_small and showing:
