@@ -24,6 +24,7 @@ from shipdeck.themes import STYLESHEET, THEMES, theme_name
 
 from .cockpit_info import CockpitInfo, ReleaseLink
 from .messages import CommandAnswered, ReleaseEventArrived, RunnerFinished
+from .resume import resume_command
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 
@@ -200,25 +201,8 @@ def cockpit_info_for(session) -> CockpitInfo:
         now=runner.clock.now,
         notes=tuple(session.notes),
         resumed=session.resumed,
-        resume_command=resume_command(session),
+        resume_command=resume_command(session.options),
     )
-
-
-def resume_command(session) -> str:
-    """The exact command that continues this release from another shell."""
-    import shlex
-    from pathlib import Path
-
-    options = session.options
-    argv = ["shipdeck"]
-    if Path(options.config_path).resolve() != (Path(options.repo_path) / "shipdeck.toml").resolve():
-        argv += ["--config", str(Path(options.config_path).resolve())]
-    if Path(options.repo_path).resolve() != Path.cwd().resolve():
-        argv += ["--repo", str(Path(options.repo_path).resolve())]
-    argv.append("resume")
-    if options.environment != "production":
-        argv += ["--env", options.environment]
-    return shlex.join(argv)
 
 
 def run_cockpit(session) -> int:

@@ -7,6 +7,7 @@ into `jq` line by line.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import TextIO
@@ -67,10 +68,22 @@ def describe(event: Event, state: Release) -> str:
         text = f"release aborted by {data.get('by')}: {data.get('reason')}"
     elif kind is EventKind.RELEASE_FAILED:
         text = f"release FAILED: {data.get('reason')}"
+    elif kind is EventKind.NOTE:
+        text = f"note: {data.get('message', '')}"
     else:
         text = f"{kind.value}: {json.dumps(dict(data), sort_keys=True)}"
     clock = time.strftime("%H:%M:%S", time.localtime(event.at))
     return f"{clock} {phase_of(state).value:<13} {plain(text)}"
+
+
+def stdout_to_devnull() -> None:
+    """After stdout's reader closed the pipe, send what is left to devnull.
+
+    The recipe from Python's signal docs: without it the interpreter's final flush at exit
+    raises a second BrokenPipeError.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 class HeadlessPrinter:
@@ -79,6 +92,7 @@ class HeadlessPrinter:
     def __init__(self, json_lines: bool, stream: TextIO | None = None) -> None:
         self.json_lines = json_lines
         self.stream = stream or sys.stdout
+        self.reader_gone = False
 
     def __call__(self, event: Event, state: Release) -> None:
         if self.json_lines:
@@ -87,5 +101,14 @@ class HeadlessPrinter:
             line = json.dumps(record, sort_keys=True, ensure_ascii=True)
         else:
             line = describe(event, state)
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        if self.reader_gone:
+            return
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            # `shipdeck release --auto | head`: the reader left, the release must not. The
+            # journal keeps every event; stdout goes to devnull so exit's flush stays quiet.
+            self.reader_gone = True
+            if self.stream is sys.stdout:
+                stdout_to_devnull()

@@ -17,6 +17,15 @@ def _config_or_none(args: argparse.Namespace) -> Config | None:
     return load_config(args.config)
 
 
+def _not_a_repository(args: argparse.Namespace) -> bool:
+    """Say so in one line when --repo is not inside a git repository (never git's usage text)."""
+    probe = subprocess.run(["git", "-C", str(args.repo), "rev-parse", "--git-dir"], capture_output=True, text=True, check=False)
+    if probe.returncode == 0:
+        return False
+    print(f"shipdeck: {args.repo.resolve()} is not a git repository; run inside the product's repository or pass --repo", file=sys.stderr)
+    return True
+
+
 def _previous_tag(args: argparse.Namespace, config: Config | None) -> str | None:
     from shipdeck.core.providers.git import GitRelease
 
@@ -27,6 +36,8 @@ def _previous_tag(args: argparse.Namespace, config: Config | None) -> str | None
 def notes(args: argparse.Namespace) -> int:
     from shipdeck.core.notes import notes_for_range
 
+    if _not_a_repository(args):
+        return 2
     config = _config_or_none(args)
     from_ref = args.from_ref or _previous_tag(args, config)
     version = args.notes_version or "Unreleased"
@@ -52,6 +63,8 @@ def notes(args: argparse.Namespace) -> int:
 def check_migrations(args: argparse.Namespace) -> int:
     from shipdeck.core.migrations import check_migrations as check, render_report
 
+    if _not_a_repository(args):
+        return 2
     config = _config_or_none(args)
     from_ref = args.from_ref or _previous_tag(args, config)
     directories = config.migrations_dirs if config else ("migrations/versions", "alembic/versions")
