@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .pipes import DiagnosticsStream, stdout_to_devnull
+
 RELEASED, FAILED, USAGE, WAITING = 0, 1, 2, 4
 
 
@@ -105,6 +107,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.config = args.repo / "shipdeck.toml"
     command = args.command or "cockpit"
     handler = _COMMANDS[command]
+    stderr = sys.stderr
+    sys.stderr = DiagnosticsStream(stderr)  # type: ignore[assignment]
+    try:
+        return _run(handler, args)
+    finally:
+        sys.stderr = stderr
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
         code = handler(args)
     except BrokenPipeError:
@@ -126,8 +137,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _reader_gone(code: int) -> int:
     """stdout's reader closed the pipe (`shipdeck status | head -1`): stop quietly with `code`."""
-    from .headless import stdout_to_devnull
-
     stdout_to_devnull()
     return code
 

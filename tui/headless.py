@@ -7,7 +7,6 @@ into `jq` line by line.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from typing import TextIO
@@ -16,6 +15,8 @@ from shipdeck.core.events import Event, EventKind
 from shipdeck.core.machine import phase_of
 from shipdeck.core.model import Release
 from shipdeck.core.sanitize import plain
+
+from .pipes import stdout_to_devnull
 
 
 def describe(event: Event, state: Release) -> str:
@@ -74,16 +75,6 @@ def describe(event: Event, state: Release) -> str:
         text = f"{kind.value}: {json.dumps(dict(data), sort_keys=True)}"
     clock = time.strftime("%H:%M:%S", time.localtime(event.at))
     return f"{clock} {phase_of(state).value:<13} {plain(text)}"
-
-
-def stdout_to_devnull() -> None:
-    """After stdout's reader closed the pipe, send what is left to devnull.
-
-    The recipe from Python's signal docs: without it the interpreter's final flush at exit
-    raises a second BrokenPipeError.
-    """
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
 
 
 class HeadlessPrinter:

@@ -98,8 +98,8 @@ class SignalStop:
             print(f"shipdeck: {name} again: exiting now; the journal is on disk and `shipdeck resume` reconciles it", file=sys.stderr)
             os._exit(int(ExitCode.WAITING))
         self.signal_name = name
-        print(f"shipdeck: {name}: stopping at the next safe point (send it again to exit at once)", file=sys.stderr)
         self.runner.stop()
+        print(f"shipdeck: {name}: stopping at the next safe point (send it again to exit at once)", file=sys.stderr)
 
 
 def summary(state: Release, code: ExitCode) -> str:
