@@ -120,6 +120,16 @@ def test_a_headless_release_outlives_the_reader_of_its_output(tmp_path: Path) ->
     assert journal_events(world)[-1]["kind"] != "note"
 
 
+def test_a_headless_release_outlives_the_reader_of_its_diagnostics(tmp_path: Path) -> None:
+    world = fast_world(tmp_path)
+    process = subprocess.Popen([*CLI, "--config", str(world.config), "--repo", str(world.repo), "release", "--auto", "--yes"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment())
+    assert process.stderr is not None
+    process.stderr.close()  # `2>&1 >/dev/null | head -0`
+    assert process.wait(timeout=120) == 0
+    assert json.loads(shipdeck(world, "status", "--json").stdout)["phase"] == "done"
+
+
 class ProviderError(Exception):
     """Stand-ins with the real names and the real hierarchy (GitReleaseError < ProviderError)."""
 
