@@ -343,7 +343,8 @@ def parse_config(path: Path, data: Mapping[str, Any], text: str = "") -> Config:
         smoke_checks=tuple(dict(c) for c in checks),
         notify=providers["notify"],
         watch=watch,
-        migrations_dirs=reader.strings("migrations.directories", ("migrations/versions", "alembic/versions")),
+        # Searched besides Alembic's conventional folders and alembic.ini (core/migrations.py).
+        migrations_dirs=reader.strings("migrations.directories", ()),
         notes=dict(reader.table("notes")),
         sandbox=dict(reader.table("sandbox")),
         raw=data,

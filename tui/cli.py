@@ -156,6 +156,7 @@ def _known_error(error: Exception) -> int | None:
         "NothingToRelease": ("", RELEASED),
         "ReleasePlanError": ("", USAGE),
         "NotesError": ("", USAGE),
+        "MigrationCheckError": ("migrations: ", USAGE),
     }
     known: list[tuple[tuple[type[Exception], ...], str, int]] = [
         ((ConfigError,), "configuration error: ", USAGE),
