@@ -177,6 +177,16 @@ class Ledger:
         """Tags of releases whose journal is over (done, rolled back, failed, aborted)."""
         return frozenset(e.tag for e in self.entries if e.finished and not e.is_rollback)
 
+    def shipped_tags(self) -> frozenset[str]:
+        """Finished releases that reached production: released healthy, or rolled back.
+
+        A release that failed or was aborted before production changed shipped nothing: its
+        work is still to be released.
+        """
+        return frozenset(
+            e.tag for e in self.entries if e.finished and not e.is_rollback and (e.announced_healthy or e.rolled_back)
+        )
+
     def published(self, before: str | None = None) -> tuple[LedgerEntry, ...]:
         """Releases whose notes count as published (released healthy), oldest first.
 

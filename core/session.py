@@ -343,7 +343,12 @@ def _start(config: Config, options: Options, store: Store, services, clock: Cloc
     today = datetime.fromtimestamp(clock.now()).date()
     # The previous release is the last one released healthy; finished tags are never reused.
     git_plan = services.git.plan_release(
-        release_type.value, options.version, today, last_released=ledger.last_healthy(), finished_tags=ledger.finished_tags()
+        release_type.value,
+        options.version,
+        today,
+        last_released=ledger.last_healthy(),
+        finished_tags=ledger.finished_tags(),
+        shipped_tags=ledger.shipped_tags(),
     )
     release_id = store.next_release_id(clock.now(), git_plan.tag)
     plan = build_plan(release_type, config)

@@ -99,6 +99,7 @@ class ReleasePlanner(GitRepository):
         *,
         last_released: str | None = None,
         finished_tags: Collection[str] = (),
+        shipped_tags: Collection[str] | None = None,
     ) -> GitPlan:
         """Decide version, tag, branch and base commit; fetches the remote first.
 
@@ -111,9 +112,13 @@ class ReleasePlanner(GitRepository):
                 None when there are no records yet: the newest release tag is used.
             finished_tags: tags whose release is over in the journals (released, rolled back,
                 failed, aborted); such a tag is never resumed nor released again.
+            shipped_tags: the finished tags that reached production (released, or rolled back);
+                "nothing to release" is judged against these, so after a release that failed
+                before production changed the same work can be released again under a new
+                version. Defaults to `finished_tags`.
 
         Raises:
-            NothingToRelease: the base branch has nothing new since the newest finished release.
+            NothingToRelease: the base branch has nothing new since the newest shipped release.
             ReleasePlanError: any other refusal (bad version, version taken or not above the
                 newest release, missing base branch, branch or tag clash, unknown type).
             GitReleaseError: git itself failed (fetch, a stale lock file).
@@ -144,7 +149,8 @@ class ReleasePlanner(GitRepository):
                 f"{base_ref} ({base_commit[:12]}); {suggestion}"
             )
         if not resumed:
-            self._refuse_nothing_new(base_name, base_commit, finished)
+            shipped = finished if shipped_tags is None else frozenset(shipped_tags)
+            self._refuse_nothing_new(base_name, base_commit, shipped)
             if newest is not None and not version > newest:
                 raise ReleasePlanError(
                     f"--version {version} is not greater than {newest_tag}, the newest release; "

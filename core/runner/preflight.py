@@ -146,10 +146,8 @@ async def check_migrations(ctx: StepContext) -> None:
     report = await ctx.blocking(check, ctx.services.repo_path, data.get("previous_tag"), data["base_commit"], ctx.config.migrations_dirs)
     evidence = {f"{f.file}:{f.line}": f"{f.operation}: {f.detail} — {f.alternative}" for f in report.findings}
     evidence["squawk"] = report.squawk
-    folders = getattr(report, "folders", None)
-    if folders is not None and not folders:
-        searched = ", ".join(getattr(report, "searched", ())) or "the configured folders"
-        await ctx.skipped(f"not checked: no Alembic migrations folder found (looked for {searched})")
+    if not report.checked:
+        await ctx.skipped(f"not checked: no Alembic migrations folder found (looked for {', '.join(report.searched)})")
         return
     if report.findings:
         await ctx.waiting(
