@@ -242,6 +242,14 @@ class DatadogMetrics:
             rows.append((True, "every series has data", f"{len(names)} of {len(names)}"))
         return rows
 
+    def close(self) -> None:
+        """Close the clients' connection pools (they are rebuilt if the provider is used again)."""
+        with self._build_lock:
+            for client in (self._query_client, self._intake):
+                if client is not None:
+                    client.close()
+            self._query_client = self._intake = self._query_api = None
+
     # -- queries ---------------------------------------------------------------------------
 
     def _combine(self, series: Sequence[str]) -> CombinedQuery:
@@ -260,7 +268,8 @@ class DatadogMetrics:
         loop = asyncio.get_running_loop()
         limit = self.timeout if deadline is None else float(deadline)
         give_up_at = loop.time() + limit
-        request = build_request(combined, start, end, interval)
+        # Built in a worker thread: the first build imports the client's models (a blocking import).
+        request = await asyncio.to_thread(build_request, combined, start, end, interval)
         attempts, problem = 0, "no attempt fitted in the deadline"
         while (left := give_up_at - loop.time()) > 0.01:
             attempts += 1

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import threading
 import time
 from collections import Counter
@@ -123,6 +124,7 @@ class FakeDatadog:
         self.query_bodies: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.dora_requests: list[dict[str, Any]] = []
+        self._connections: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -159,6 +161,13 @@ class FakeDatadog:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        with self._lock:
+            connections, self._connections = set(self._connections), set()
+        for connection in connections:  # idle keep-alive connections would hold their threads
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
@@ -309,6 +318,19 @@ _ROUTES = {("POST", QUERY_PATH), ("POST", EVENTS_PATH), ("POST", DORA_PATH), ("G
 def _handler_for(fake: FakeDatadog) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the real client expects
+        # Headers and body go out in two writes; with Nagle on, keep-alive requests wait ~40 ms
+        # for a delayed ACK, which the real API does not make anyone do.
+        disable_nagle_algorithm = True
+
+        def setup(self) -> None:
+            super().setup()
+            with fake._lock:
+                fake._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with fake._lock:
+                fake._connections.discard(self.connection)
+            super().finish()
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
             return  # quiet: the test output is not the place for an access log
