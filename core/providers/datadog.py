@@ -208,7 +208,10 @@ class DatadogMetrics:
         app_row = f"Datadog application key ({self._app_key.name}) may query metrics"
         from datadog_api_client.v1.api.authentication_api import AuthenticationApi
 
-        validated = await asyncio.to_thread(self._call_blocking, lambda client: AuthenticationApi(client).validate(), self.timeout)
+        def validate(client: Any) -> Any:
+            return AuthenticationApi(client).validate()  # type: ignore[no-untyped-call]
+
+        validated = await asyncio.to_thread(self._call_blocking, validate, self.timeout)
         if validated.kind == "ok":
             rows = [(True, reach, f"answered {VALIDATE_ENDPOINT}"), (True, api_row, "valid")]
         elif validated.status in (401, 403):
@@ -315,7 +318,7 @@ class DatadogMetrics:
         if self._query_api is None or self._query_api.api_client is not client:
             from datadog_api_client.v2.api.metrics_api import MetricsApi
 
-            self._query_api = MetricsApi(client)
+            self._query_api = MetricsApi(client)  # type: ignore[no-untyped-call]
         return self._query_api
 
     def _call_blocking(self, call: Any, timeout: float) -> _Attempt:
@@ -388,7 +391,7 @@ class DatadogMetrics:
             if for_queries
             else {"retry_policy": bounded_client_retry(), "request_timeout": self.timeout}
         )
-        configuration = Configuration(
+        configuration = Configuration(  # type: ignore[no-untyped-call]
             host=self.host,
             api_key=_MaskedKeys(apiKeyAuth=self._api_key.reveal(), appKeyAuth=self._app_key.reveal()),
             **options,

@@ -45,7 +45,7 @@ def post_event(client: Any, deployment: Deployment) -> None:
     else:
         title = f"Rolled back {d.service} to {d.version} on {d.environment}"
         text = f"{d.service} {d.previous} -> {d.version} on {d.environment}: rolled back with shipdeck."
-    EventsApi(client).create_event(
+    EventsApi(client).create_event(  # type: ignore[no-untyped-call]
         body=EventCreateRequest(
             title=title[:100],
             text=text,
@@ -67,7 +67,7 @@ def post_dora(client: Any, deployment: Deployment) -> None:
 
     d = deployment
     tags = [f"shipdeck_kind:{d.kind}"] + ([f"previous_version:{d.previous}"] if d.previous else [])
-    DORAMetricsApi(client).create_dora_deployment(
+    DORAMetricsApi(client).create_dora_deployment(  # type: ignore[no-untyped-call]
         body=DORADeploymentRequest(
             data=DORADeploymentRequestData(
                 attributes=DORADeploymentRequestAttributes(
@@ -93,9 +93,9 @@ def bounded_client_retry() -> Any:
     """
     from datadog_api_client.rest import ClientRetry
 
-    class BoundedRetry(ClientRetry):  # type: ignore[misc, valid-type]
+    class BoundedRetry(ClientRetry):
         def get_retry_after(self, response: Any) -> float | None:
-            after = super().get_retry_after(response)
+            after: float | None = super().get_retry_after(response)  # type: ignore[no-untyped-call]
             return after if after is not None and after <= MARKER_RETRY_WAIT else None
 
     return BoundedRetry(total=2, backoff_factor=0.5, raise_on_status=False)

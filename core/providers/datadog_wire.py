@@ -185,7 +185,7 @@ def _request_parts(combined: CombinedQuery) -> tuple[Any, list[Any]]:
     from datadog_api_client.v2.model.query_formula import QueryFormula
     from datadog_api_client.v2.model.timeseries_formula_request_queries import TimeseriesFormulaRequestQueries
 
-    queries = TimeseriesFormulaRequestQueries(
+    queries = TimeseriesFormulaRequestQueries(  # type: ignore[no-untyped-call]
         [MetricsTimeseriesQuery(data_source=MetricsDataSource.METRICS, name=name, query=text) for name, text in combined.queries]
     )
     return queries, [QueryFormula(formula=formula) for formula in combined.formulas]

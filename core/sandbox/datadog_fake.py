@@ -268,7 +268,7 @@ class FakeDatadog:
             columns.append([evaluate(tree, inputs) for tree in trees])
         series, values = [], []
         for index in range(len(trees)):
-            row = [None if column[index] is None else round(column[index], 6) for column in columns]
+            row = [None if (value := column[index]) is None else round(value, 6) for column in columns]
             if any(value is not None for value in row):  # Datadog leaves out a formula with no data
                 series.append({"group_tags": [], "query_index": index, "unit": None})
                 values.append(row)

@@ -186,8 +186,8 @@ def evaluate(tree: Node, values: Mapping[str, float | None]) -> float | None:
     if kind == "neg":
         inner = evaluate(tree[1], values)  # type: ignore[arg-type]
         return None if inner is None else -inner
-    left = evaluate(tree[1], values)  # type: ignore[arg-type, misc]
-    right = evaluate(tree[2], values)  # type: ignore[arg-type, misc]
+    left = evaluate(tree[1], values)  # type: ignore[arg-type]
+    right = evaluate(tree[2], values)  # type: ignore[misc]
     if left is None or right is None:
         return None
     if kind == "+":
