@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .durations import parse_duration
+from .toml_lines import KeyLines, key_at
 from .model import SeriesSpec
 
 DEFAULT_CONFIG_NAME = "shipdeck.toml"
@@ -116,49 +117,35 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "release": {"branch_pattern", "hotfix_branch_pattern", "tag_pattern", "window", "approvals", "rollback_roles", "announce_channel", "success_channel"},
     "release.window": {"days", "start", "end", "timezone", "always"},
     "watch": {"deploy_window", "post_release", "breach_for", "blind_after"},
-    "metrics": {"provider", "interval", "series", "site", "url", "api_key_env", "app_key_env"},
     "migrations": {"directories"},
 }
+
+# What each provider table accepts, checked at load so that a typo or a wrong type is an error
+# naming its line rather than a traceback mid-release. Data only, in one place: the provider
+# registry replaces it. A kind is a Python type, DURATION (parsed like every duration) or COUNT
+# (a whole number of at least 1); `provider` itself is accepted everywhere. None marks an
+# integration not shipped in this version: its settings are unknown here, and building it is
+# refused (providers/factory.py), so nothing runs on settings nobody checked.
+DURATION, COUNT = "duration", "count"
+PROVIDER_SETTINGS: dict[str, dict[str, dict[str, Any] | None]] = {
+    "image": {"none": {}, "simulated": {}, "ecr": None},
+    "deploy": {"none": {}, "simulated": {"duration": DURATION, "tasks": COUNT}, "github-actions": None, "ecs": None, "command": None},
+    "metrics": {"none": {}, "simulated": {}, "datadog": None},
+    "smoke": {"none": {}, "simulated": {"per_check": DURATION}, "http": None},
+    "notify": {"console": {}, "simulated": {}, "slack": None},
+}
+# Keys of a provider table that belong to the section whatever the provider (read elsewhere).
+SECTION_SETTINGS: dict[str, set[str]] = {"metrics": {"interval", "series"}, "smoke": {"checks"}}
+DEFAULT_PROVIDERS = {"image": "none", "deploy": "none", "metrics": "none", "smoke": "none", "notify": "console"}
 SERIES_KEYS = {"query", "unit", "baseline", "warn_above", "rollback_above"}
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class _Locator:
-    """Finds the line of a dotted key in TOML source (tomllib does not report positions)."""
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-
-    def line_of(self, key: str) -> int | None:
-        parts = key.split(".")
-        for depth in range(len(parts), 0, -1):
-            table, leaf = parts[: depth - 1], parts[depth - 1]
-            line = self._find(table, leaf)
-            if line:
-                return line
-        return None
-
-    def _find(self, table: list[str], leaf: str) -> int | None:
-        header = ".".join(table)
-        current = ""
-        for number, raw in enumerate(self.lines, start=1):
-            stripped = raw.strip()
-            match = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
-            if match:
-                current = match.group(1).replace('"', "").replace(" ", "")
-                if f"{current}" == ".".join(table + [leaf]):
-                    return number
-                continue
-            if current == header and re.match(rf'^"?{re.escape(leaf)}"?\s*=', stripped):
-                return number
-        return None
 
 
 class _Reader:
     def __init__(self, path: Path, data: Mapping[str, Any], text: str) -> None:
         self.path = path
         self.data = data
-        self.locator = _Locator(text)
+        self.locator = KeyLines(text)
 
     def error(self, key: str, problem: str) -> ConfigError:
         return ConfigError(self.path, key, problem, self.locator.line_of(key))
@@ -171,13 +158,14 @@ class _Reader:
                 raise self.error(key, f"expected a table, found {type(node).__name__}")
         return node
 
-    def check_keys(self, key: str, allowed: set[str]) -> None:
+    def check_keys(self, key: str, allowed: set[str], owner: str = "") -> None:
+        """Refuse a key of table `key` not in `allowed`; `owner` says whose keys they are."""
         for name in self.table(key):
             if name not in allowed:
                 hint = difflib.get_close_matches(name, sorted(allowed), n=1)
                 suggestion = f"; did you mean '{hint[0]}'?" if hint else f"; known keys: {', '.join(sorted(allowed))}"
                 full = f"{key}.{name}" if key else name
-                raise self.error(full, f"unknown key '{name}'{suggestion}")
+                raise self.error(full, f"unknown key '{name}'{owner}{suggestion}")
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
         table_key, _, leaf = key.rpartition(".")
@@ -231,32 +219,15 @@ def load_config(path: Path) -> Config:
         match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
         line = int(match.group(1)) if match else None
         problem = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
-        raise ConfigError(path, _key_at(text, line), f"not valid TOML: {problem}", line) from None
+        raise ConfigError(path, key_at(text, line), f"not valid TOML: {problem}", line) from None
     return parse_config(path, data, text)
-
-
-def _key_at(text: str, line: int | None) -> str:
-    """The dotted key written on `line` (1-based), from the nearest table header above it."""
-    if not line:
-        return ""
-    lines = text.splitlines()
-    if line > len(lines):
-        return ""
-    table = ""
-    for raw in lines[: line - 1]:
-        header = re.match(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?", raw)
-        if header:
-            table = header.group(1).replace('"', "").replace(" ", "")
-    assignment = re.match(r'^\s*"?([A-Za-z0-9_.-]+)"?\s*=', lines[line - 1])
-    if not assignment:
-        return table
-    return f"{table}.{assignment.group(1)}" if table else assignment.group(1)
 
 
 def parse_config(path: Path, data: Mapping[str, Any], text: str = "") -> Config:
     reader = _Reader(path, data, text)
     for table, allowed in KNOWN_KEYS.items():
         reader.check_keys(table, allowed)
+    providers = {section: _provider(reader, section) for section in PROVIDER_SETTINGS}
 
     project = ProjectConfig(
         name=reader.get("project.name", str, "product"),
@@ -363,26 +334,52 @@ def parse_config(path: Path, data: Mapping[str, Any], text: str = "") -> Config:
         release=release,
         roles=roles,
         environments=environments,
-        image=_provider(reader, "image", "none"),
-        deploy=_provider(reader, "deploy", "none"),
-        metrics=_provider(reader, "metrics", "none", exclude={"series", "interval"}),
+        image=providers["image"],
+        deploy=providers["deploy"],
+        metrics=providers["metrics"],
         metrics_interval=metrics_interval,
         series=tuple(series),
-        smoke=_provider(reader, "smoke", "none", exclude={"checks"}),
+        smoke=providers["smoke"],
         smoke_checks=tuple(dict(c) for c in checks),
-        notify=_provider(reader, "notify", "console"),
+        notify=providers["notify"],
         watch=watch,
-        migrations_dirs=reader.strings("migrations.directories", ("migrations/versions", "alembic/versions")),
+        # Searched besides Alembic's conventional folders and alembic.ini (core/migrations.py).
+        migrations_dirs=reader.strings("migrations.directories", ()),
         notes=dict(reader.table("notes")),
         sandbox=dict(reader.table("sandbox")),
         raw=data,
     )
 
 
-def _provider(reader: _Reader, key: str, default: str, exclude: set[str] = frozenset()) -> ProviderConfig:  # type: ignore[assignment]
-    table = reader.table(key)
-    name = reader.get(f"{key}.provider", str, default)
-    return ProviderConfig(provider=name, settings={k: v for k, v in table.items() if k != "provider" and k not in exclude})
+def _provider(reader: _Reader, section: str) -> ProviderConfig:
+    """The `[section]` provider and its settings, each key known to it and of its kind."""
+    known = PROVIDER_SETTINGS[section]
+    name = reader.get(f"{section}.provider", str, DEFAULT_PROVIDERS[section])
+    if name not in known:
+        hint = difflib.get_close_matches(name, sorted(known), n=1)
+        suggestion = f"did you mean '{hint[0]}'?" if hint else f"choose one of {', '.join(sorted(known))}"
+        raise reader.error(f"{section}.provider", f"unknown provider {name!r}; {suggestion}")
+    shared = SECTION_SETTINGS.get(section, set())
+    table = reader.table(section)
+    provider = ProviderConfig(provider=name, settings={k: v for k, v in table.items() if k != "provider" and k not in shared})
+    accepted = known[name]
+    if accepted is None:
+        return provider
+    owner = f' for provider = "{name}"' if "provider" in table else ""
+    reader.check_keys(section, {"provider", *accepted, *shared}, owner)
+    for key, kind in accepted.items():
+        full = f"{section}.{key}"
+        if key not in table:
+            continue
+        if kind == DURATION:
+            reader.duration(full, 0.0)
+        elif kind == COUNT:
+            count = table[key]
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise reader.error(full, f"expected a whole number of at least 1 (like {key} = 4), found {type(count).__name__} {count!r}")
+        else:
+            reader.get(full, kind, None)
+    return provider
 
 
 def _clock(reader: _Reader, key: str, default: str) -> str:

@@ -15,9 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Finding", "MigrationCheckError", "MigrationReport", "check_migrations", "render_report"]
+__all__ = ["Finding", "MigrationCheckError", "MigrationReport", "check_migrations", "find_version_folders", "render_report"]
 
-DEFAULT_DIRECTORIES = ("migrations/versions", "alembic/versions")
+# Where Alembic keeps revisions by convention, at any depth; alembic.ini's script_location (and
+# version_locations) and the configured [migrations] directories are searched as well.
+CONVENTIONAL_FOLDERS = ("alembic/versions", "migrations/versions")
+ALEMBIC_INI = "alembic.ini (script_location, version_locations)"
 _LATER = "drop it in a later release, once no running version reads or writes it"
 _ALTERNATIVES = {
     "drop_table": f"stop using the table in this release's code and {_LATER}",
@@ -60,21 +63,33 @@ class Finding:
 
 @dataclass(frozen=True)
 class MigrationReport:
-    """What the check read and found between two refs."""
+    """What the check looked for, read and found between two refs.
+
+    ``folders`` are the Alembic version folders found at ``to_ref``; when there are none the
+    check did not run (``checked`` is False) and is never reported as passed.
+    """
 
     from_ref: str | None
     to_ref: str
     files: tuple[str, ...]
     findings: tuple[Finding, ...]
     squawk: str
+    folders: tuple[str, ...] = ()
+    searched: tuple[str, ...] = ()
+
+    @property
+    def checked(self) -> bool:
+        return bool(self.folders)
 
     @property
     def safe(self) -> bool:
-        return not self.findings
+        """Checked, and nothing destructive found."""
+        return self.checked and not self.findings
 
     def to_dict(self) -> dict:
         return {
-            "from": self.from_ref, "to": self.to_ref, "safe": self.safe,
+            "from": self.from_ref, "to": self.to_ref, "checked": self.checked, "safe": self.safe,
+            "folders": list(self.folders), "searched": list(self.searched),
             "files": list(self.files), "squawk": self.squawk,
             "findings": [vars(finding) for finding in self.findings],
         }
@@ -84,31 +99,115 @@ def check_migrations(
     repo_path: Path | str,
     from_ref: str | None,
     to_ref: str,
-    directories: Sequence[str] = DEFAULT_DIRECTORIES,
+    directories: Sequence[str] = (),
 ) -> MigrationReport:
-    """Check the migration files added between ``from_ref`` and ``to_ref`` (all, without from_ref)."""
+    """Check the migration files added between ``from_ref`` and ``to_ref`` (all, without from_ref).
+
+    Args:
+        directories: configured version folders, searched besides the ones Alembic's
+            conventions and ``alembic.ini`` point to.
+    """
     repo = Path(repo_path)
-    files = _added_migrations(repo, from_ref, to_ref, directories)
+    folders, searched = find_version_folders(repo, to_ref, directories)
+    if not folders:
+        if from_ref:  # a bad ref is still an error, even with nothing to check
+            _verify_ref(repo, from_ref)
+        return MigrationReport(from_ref, to_ref, (), (), "squawk: not run (no migrations folder)", (), searched)
+    files = _added_migrations(repo, from_ref, to_ref, folders)
     findings: list[Finding] = []
     sources: dict[str, str] = {}
     for path in files:
         sources[path] = _git(repo, "show", f"{to_ref}:{path}")
         findings.extend(_check_source(path, sources[path]))
     squawk = _run_squawk(repo, to_ref, sources) if files else "squawk: no migrations to check"
-    return MigrationReport(from_ref, to_ref, tuple(files), tuple(findings), squawk)
+    return MigrationReport(from_ref, to_ref, tuple(files), tuple(findings), squawk, folders, searched)
+
+
+def find_version_folders(
+    repo: Path, ref: str, directories: Sequence[str] = ()
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The Alembic version folders that hold files at ``ref``, and what was searched.
+
+    Found: any ``*/alembic/versions`` or ``*/migrations/versions`` (any depth), the
+    ``script_location`` + ``/versions`` and ``version_locations`` of every ``alembic.ini``,
+    and the configured ``directories``; each only when git has files under it at ``ref``.
+    """
+    paths = _git(repo, "ls-tree", "-r", "--name-only", "-z", ref).split("\0")
+    dirs = {_parent(path) for path in paths if path}
+    candidates = {d for d in dirs if any(d == c or d.endswith("/" + c) for c in CONVENTIONAL_FOLDERS)}
+    searched = [f"**/{c}" for c in CONVENTIONAL_FOLDERS] + [ALEMBIC_INI]
+    for ini in sorted(p for p in paths if p == "alembic.ini" or p.endswith("/alembic.ini")):
+        for location in _ini_version_locations(_git(repo, "show", f"{ref}:{ini}"), _parent(ini)):
+            candidates.add(location)
+            searched.append(f"{location} (from {ini})")
+    for directory in directories:
+        cleaned = directory.strip().strip("/")
+        if cleaned:
+            candidates.add(cleaned)
+            searched.append(f"{cleaned} (configured)")
+    found = sorted(c for c in candidates if any(d == c or d.startswith(c + "/") for d in dirs))
+    return tuple(found), tuple(dict.fromkeys(searched))
+
+
+def _ini_version_locations(text: str, ini_dir: str) -> list[str]:
+    """Version folders an alembic.ini names, as paths from the repository root."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return []
+    if not parser.has_section("alembic"):
+        return []
+    section = parser["alembic"]
+    locations = []
+    script = section.get("script_location", "").strip()
+    if script:
+        locations.append(_repo_path(script, ini_dir) + "/versions")
+    locations += [_repo_path(extra, ini_dir) for extra in re.split(r"[\s,;:]+", section.get("version_locations", "")) if extra]
+    # An absolute path or one above the repository cannot be read from git at a ref.
+    return [location for location in locations if location and not location.startswith(("/", "../"))]
+
+
+def _repo_path(value: str, ini_dir: str) -> str:
+    """A script/version location from alembic.ini as a path from the repository root.
+
+    Alembic resolves it against the directory it runs in, which is the ini's in practice;
+    ``%(here)s`` is the ini's directory; ``package.module:folder`` is a package resource.
+    """
+    value = value.replace("%(here)s", ".")
+    if value.startswith("/"):
+        return value
+    if ":" in value and "/" not in value.split(":", 1)[0]:
+        package, folder = value.split(":", 1)
+        value = package.replace(".", "/") + "/" + folder
+    joined = Path(ini_dir or ".") / value
+    parts: list[str] = []
+    for part in joined.parts:
+        if part in ("", "."):
+            continue
+        if part == ".." and parts and parts[-1] != "..":
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts)
+
+
+def _parent(path: str) -> str:
+    return path.rpartition("/")[0]
 
 
 def _added_migrations(
-    repo: Path, from_ref: str | None, to_ref: str, directories: Sequence[str]
+    repo: Path, from_ref: str | None, to_ref: str, folders: Sequence[str]
 ) -> list[str]:
-    dirs = [d.strip("/") for d in directories]
     if from_ref:
         # --no-renames: a migration moved into the directory counts as added.
         output = _git(repo, "diff", "--name-status", "--no-renames", "--diff-filter=A",
-                      from_ref, to_ref, "--", *dirs)
+                      from_ref, to_ref, "--", *folders)
         paths = [line.split("\t", 1)[1] for line in output.splitlines() if "\t" in line]
     else:
-        paths = _git(repo, "ls-tree", "-r", "--name-only", to_ref, "--", *dirs).splitlines()
+        paths = _git(repo, "ls-tree", "-r", "--name-only", to_ref, "--", *folders).splitlines()
     return sorted(p for p in paths if p.endswith(".py") and not p.endswith("__init__.py"))
 
 
@@ -233,9 +332,16 @@ def _first_down_revision(sources: dict[str, str]) -> str | None:
 
 
 def render_report(report: MigrationReport) -> str:
-    """Plain text for people: verdict, one block per finding, squawk status."""
+    """Plain text for people: where it looked, verdict, one block per finding, squawk status."""
+    if not report.checked:
+        return (
+            f"no Alembic migrations folder found at {report.to_ref} (looked for {', '.join(report.searched)})\n"
+            "Zero-downtime check: not checked. If the project has migrations elsewhere, list their folder in "
+            "[migrations] directories.\n"
+        )
     span = f"{report.from_ref}..{report.to_ref}" if report.from_ref else report.to_ref
-    lines = [f"Migrations added in {span}: {len(report.files)}"]
+    lines = [f"Migration folders at {report.to_ref}: {', '.join(report.folders)}"]
+    lines.append(f"Migrations added in {span}: {len(report.files)}")
     lines += [f"  {path}" for path in report.files]
     if report.safe:
         lines.append("Zero-downtime check: passed (additive only)")
@@ -246,6 +352,13 @@ def render_report(report: MigrationReport) -> str:
             lines.append(f"    instead: {finding.alternative}")
     lines.append(report.squawk)
     return "\n".join(lines) + "\n"
+
+
+def _verify_ref(repo: Path, ref: str) -> None:
+    result = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise MigrationCheckError(f"no commit {ref!r} in {repo.resolve()}; name a tag, branch or commit that exists")
 
 
 def _git(repo: Path, *args: str) -> str:

@@ -105,9 +105,6 @@ class CockpitScreen(Screen[None]):
         deploy.history = message.history
         deploy.refresh()
 
-    def on_resize(self) -> None:
-        self.app.check_size()  # type: ignore[attr-defined]
-
     # -- events from the runner -----------------------------------------------------------
 
     @on(ReleaseEventArrived)

@@ -47,6 +47,19 @@ MALFORMED = {
     ),
     "blind-after-below-interval": ('[metrics]\ninterval = "30s"\n\n[watch]\nblind_after = "10s"\n', "watch.blind_after", 5, ["metrics.interval (30s)"]),
     "tag-pattern-without-version": ('[release]\ntag_pattern = "release-{date}"\n', "release.tag_pattern", 2, ["{version}"]),
+    # Provider tables: every key known to its provider, of its kind.
+    "deploy-tasks-not-a-number": ('[deploy]\nprovider = "simulated"\ntasks = "four"\n', "deploy.tasks", 3, ["whole number", "'four'"]),
+    "deploy-tasks-zero": ('[deploy]\nprovider = "simulated"\ntasks = 0\n', "deploy.tasks", 3, ["at least 1"]),
+    "deploy-duration-not-a-duration": ('[deploy]\nprovider = "simulated"\nduration = "soon"\n', "deploy.duration", 3, ['"90s"', "'soon'"]),
+    "smoke-per-check-not-a-duration": ('[smoke]\nprovider = "simulated"\nper_check = true\n', "smoke.per_check", 3, ["duration", "True"]),
+    "misspelt-provider-key": ('[deploy]\nprovder = "ecs"\n', "deploy.provder", 2, ["did you mean 'provider'"]),
+    "unknown-provider": ('[notify]\nprovider = "slak"\n', "notify.provider", 2, ["unknown provider 'slak'", "did you mean 'slack'"]),
+    "key-of-another-provider": ('[deploy]\nprovider = "none"\ntasks = 4\n', "deploy.tasks", 3, ["unknown key 'tasks'", 'provider = "none"']),
+    "unknown-key-in-image": ('[image]\nprovider = "simulated"\nregistry = "x"\n', "image.registry", 3, ["unknown key 'registry'"]),
+    "unknown-key-in-metrics": ('[metrics]\nprovider = "simulated"\ninterval = "10s"\nintervall = "5s"\n', "metrics.intervall", 4, ["did you mean 'interval'"]),
+    "unknown-key-in-smoke": ('[smoke]\nprovider = "simulated"\nper_chek = "1s"\n', "smoke.per_chek", 3, ["did you mean 'per_check'"]),
+    "unknown-key-in-notify": ('[notify]\nprovider = "console"\nchannel = "#releases"\n', "notify.channel", 3, ["unknown key 'channel'"]),
+    "unknown-env-key": ('[metrics]\nprovider = "simulated"\ntoken_env = "DD_TOKEN"\n', "metrics.token_env", 3, ["unknown key 'token_env'"]),
 }
 
 
@@ -158,6 +171,23 @@ def test_cli_reports_a_toml_syntax_error_with_its_line(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert f"{path}:{AFTER_HEADER + 2}: [watch.breach_for] not valid TOML" in result.stderr
+
+
+def test_doctor_reports_a_bad_provider_setting_instead_of_passing(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEADER + '[deploy]\nprovider = "simulated"\ntasks = "four"\n')
+
+    result = _run("--config", path, "--repo", tmp_path, "doctor", cwd=tmp_path)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "all checks passed" not in result.stdout
+    assert "Traceback" not in result.stderr
+    assert f"{path}:{AFTER_HEADER + 3}: [deploy.tasks]" in result.stderr
+
+
+def test_provider_settings_keep_their_written_values(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, '[deploy]\nprovider = "simulated"\nduration = "1m30s"\n\n[smoke]\nprovider = "simulated"\nper_check = 2\n'))
+    assert config.deploy.settings == {"duration": "1m30s"}
+    assert config.smoke.settings == {"per_check": 2}
 
 
 def test_init_writes_a_config_that_loads_and_refuses_to_overwrite_it(tmp_path: Path) -> None:

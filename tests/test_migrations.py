@@ -159,3 +159,77 @@ def test_whole_history_without_from_ref_and_bad_refs(tmp_path: Path) -> None:
     assert check_migrations(repo, "HEAD", "HEAD").files == ()
     with pytest.raises(MigrationCheckError, match="git diff failed"):
         check_migrations(repo, "v9.9.9", "HEAD")
+
+
+# -- finding the version folders -------------------------------------------------------
+
+DESTRUCTIVE = 'op.drop_column("users", "resume")'
+
+
+@pytest.mark.parametrize(
+    ("files", "folder"),
+    [
+        ({"services/api/db/migrations/versions/0002_drop.py": _upgrade(DESTRUCTIVE)}, "services/api/db/migrations/versions"),
+        ({"backend/alembic/versions/0002_drop.py": _upgrade(DESTRUCTIVE)}, "backend/alembic/versions"),
+        ({"alembic.ini": "[alembic]\nscript_location = db/schema\n", "db/schema/versions/0002_drop.py": _upgrade(DESTRUCTIVE)},
+         "db/schema/versions"),
+        ({"backend/alembic.ini": "[alembic]\nscript_location = %(here)s/schema\nsqlalchemy.url = x\n",
+          "backend/schema/versions/0002_drop.py": _upgrade(DESTRUCTIVE)}, "backend/schema/versions"),
+        ({"alembic.ini": "[alembic]\nscript_location = myapp.db:revisions\n", "myapp/db/revisions/versions/0002_drop.py": _upgrade(DESTRUCTIVE)},
+         "myapp/db/revisions/versions"),
+        ({"alembic.ini": "[alembic]\nscript_location = db\nversion_locations = %(here)s/db/extra\n",
+          "db/extra/0002_drop.py": _upgrade(DESTRUCTIVE)}, "db/extra"),
+    ],
+    ids=["nested-migrations", "nested-alembic", "ini-script-location", "ini-in-subfolder-with-here", "ini-package-resource",
+         "ini-version-locations"],
+)
+def test_version_folders_are_found_wherever_alembic_keeps_them(tmp_path: Path, files: dict[str, str], folder: str) -> None:
+    repo = _repo_with(tmp_path, files)
+    report = check_migrations(repo, "base", "HEAD")
+    assert report.folders == (folder,)
+    assert report.checked and not report.safe
+    (finding,) = report.findings
+    assert finding.operation == "drop_column" and finding.file.startswith(folder + "/")
+    assert f"Migration folders at HEAD: {folder}" in render_report(report)
+
+
+def test_a_configured_folder_is_searched_too(tmp_path: Path) -> None:
+    repo = _repo_with(tmp_path, {"db/revs/0002.py": _upgrade("pass")})
+    assert not check_migrations(repo, "base", "HEAD").checked
+    report = check_migrations(repo, "base", "HEAD", ["db/revs/"])
+    assert report.folders == ("db/revs",) and report.files == ("db/revs/0002.py",) and report.safe
+    assert "db/revs (configured)" in report.searched
+
+
+def test_no_migrations_folder_is_not_checked_and_never_passed(tmp_path: Path) -> None:
+    repo = _repo_with(tmp_path, {"app/models.py": "x = 1\n", "alembic.ini": "[alembic]\nscript_location = db\n"})
+    report = check_migrations(repo, "base", "HEAD", ["schema/versions"])
+
+    assert (report.folders, report.files, report.findings) == ((), (), ())
+    assert not report.checked and not report.safe
+    assert report.searched == ("**/alembic/versions", "**/migrations/versions", "alembic.ini (script_location, version_locations)",
+                               "db/versions (from alembic.ini)", "schema/versions (configured)")
+    text = render_report(report)
+    assert text.startswith("no Alembic migrations folder found at HEAD (looked for **/alembic/versions, **/migrations/versions, ")
+    assert "db/versions (from alembic.ini)" in text and "schema/versions (configured)" in text
+    assert "not checked" in text and "passed" not in text
+    assert report.to_dict()["checked"] is False and report.to_dict()["safe"] is False
+    with pytest.raises(MigrationCheckError, match="no commit 'v9.9.9'"):
+        check_migrations(repo, "v9.9.9", "HEAD")  # a bad ref is an error even with nothing to check
+
+
+def test_the_cli_says_not_checked_when_there_is_no_migrations_folder(tmp_path: Path) -> None:
+    import json
+    import sys
+
+    repo = _repo_with(tmp_path, {"app/models.py": "x = 1\n"})
+    cli = [sys.executable, "-m", "shipdeck.tui.cli", "check-migrations", "--from", "base", "--to", "HEAD"]
+    text = subprocess.run(cli, cwd=repo, capture_output=True, text=True, timeout=60)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.startswith("no Alembic migrations folder found at HEAD") and "not checked" in text.stdout
+    assert "passed" not in text.stdout
+    as_json = json.loads(subprocess.run([*cli, "--json"], cwd=repo, capture_output=True, text=True, timeout=60).stdout)
+    assert (as_json["checked"], as_json["safe"], as_json["folders"]) == (False, False, [])
+    bad_ref = subprocess.run([*cli[:-4], "--from", "v9.9.9", "--to", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert bad_ref.returncode == 2 and "Traceback" not in bad_ref.stderr
+    assert bad_ref.stderr == f"shipdeck: migrations: no commit 'v9.9.9' in {repo}; name a tag, branch or commit that exists\n"

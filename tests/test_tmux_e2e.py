@@ -50,25 +50,39 @@ def test_demo_cockpit_in_tmux(tmp_path):
         subprocess.run([*base, "send-keys", "-t", "e2e", *sent], check=True)
 
     # `; sleep` keeps the pane (and what the cockpit left on it) readable after it exits.
-    command = f"{shipdeck} demo --dir {tmp_path / 'demo'} --scenario healthy; echo EXIT=$?; sleep 30"
+    world = tmp_path / "demo"
+    command = f"{shipdeck} demo --dir {world} --scenario healthy --pace demo; echo EXIT=$?; sleep 30"
     subprocess.run([*base, "new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", command], check=True, env=dict(os.environ, TERM="xterm-256color"))
     try:
         shown = wait_for("waiting for approval")
         assert "PRE-RELEASE" in shown and "Roll back" in shown
         assert "unavailable" in shown  # the rollback control says why before the deploy
         assert all(len(line) <= 80 for line in shown.splitlines())
+
+        keys("q")  # quitting mid-release asks first, says how to resume; staying keeps it going
+        wait_for("to continue from here")
+        keys("n")
+        wait_for("Roll back")
+
         keys("a")
-        wait_for("tasks")  # deploy progress: tasks healthy vs desired
+        shown = wait_for("tasks")  # deploy progress: tasks healthy vs desired
+        assert "phase DEPLOY" in shown
+
         keys("n")
         notes = wait_for("esc Back")
-        assert "[@click=app.quit]" in notes or "[TODO]" in notes or "New Features" in notes
+        assert "New Features" in notes and "Record where an application came from (#47)" in notes
+        # A commit message is shown literally, never run as markup (it would quit the app).
+        assert "[@click=app.quit] handle [/b] and [TODO] in tracker" in notes
         keys("Escape")
         time.sleep(0.5)  # let the lone Escape be read as a key, not the start of "alt+q"
         wait_for("Roll back")
-        keys("q")
-        wait_for("to continue from here")  # quitting mid-release says what happens and how to resume
-        keys("y")
+
+        shown = wait_for("phase DONE", timeout=120)  # the healthy demo is released, not just started
+        assert "v1.4.0" in shown
+        keys("q")  # a finished release quits without asking
         shown = wait_for("EXIT=", timeout=15)
-        assert "EXIT=4" in shown or "EXIT=5" in shown  # the release waits for `shipdeck resume`
+        assert "EXIT=0" in shown, shown
+        tags = subprocess.run(["git", "-C", str(world / "origin.git"), "tag", "--list", "v1.4.0"], capture_output=True, text=True, check=True)
+        assert tags.stdout.strip() == "v1.4.0"
     finally:
         subprocess.run([*base, "kill-server"], capture_output=True)

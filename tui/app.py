@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.message import Message
 from textual.screen import Screen
 
@@ -22,6 +24,7 @@ from shipdeck.themes import STYLESHEET, THEMES, theme_name
 
 from .cockpit_info import CockpitInfo, ReleaseLink
 from .messages import CommandAnswered, ReleaseEventArrived, RunnerFinished
+from .resume import resume_command
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 
@@ -134,15 +137,20 @@ class ShipdeckApp(App[int]):
         self.link.stop()
         self.exit(0)
 
-    def check_size(self) -> None:
-        """Cover the cockpit with a "too small" message below the minimum size, and back."""
+    def on_resize(self, event: events.Resize) -> None:
+        # Handled here rather than per screen so that a modal on top is covered too. This runs
+        # before Textual's own handler stores the new size, hence the event's size.
+        self.check_size(event.size)
+
+    def check_size(self, size: Size | None = None) -> None:
+        """Cover whatever is shown with a "too small" message below the minimum size, and back."""
         from shipdeck.screens.too_small import TooSmallScreen
 
-        width, height = self.size
+        width, height = size or self.size
         too_small = width < MIN_WIDTH or height < MIN_HEIGHT
         showing = isinstance(self.screen, TooSmallScreen)
         if too_small and not showing:
-            self.push_screen(TooSmallScreen(MIN_WIDTH, MIN_HEIGHT))
+            self.push_screen(TooSmallScreen(MIN_WIDTH, MIN_HEIGHT, width, height))
         elif too_small and showing:
             self.screen.resized(width, height)  # type: ignore[attr-defined]
         elif not too_small and showing:
@@ -193,25 +201,8 @@ def cockpit_info_for(session) -> CockpitInfo:
         now=runner.clock.now,
         notes=tuple(session.notes),
         resumed=session.resumed,
-        resume_command=resume_command(session),
+        resume_command=resume_command(session.options),
     )
-
-
-def resume_command(session) -> str:
-    """The exact command that continues this release from another shell."""
-    import shlex
-    from pathlib import Path
-
-    options = session.options
-    argv = ["shipdeck"]
-    if Path(options.config_path).resolve() != (Path(options.repo_path) / "shipdeck.toml").resolve():
-        argv += ["--config", str(Path(options.config_path).resolve())]
-    if Path(options.repo_path).resolve() != Path.cwd().resolve():
-        argv += ["--repo", str(Path(options.repo_path).resolve())]
-    argv.append("resume")
-    if options.environment != "production":
-        argv += ["--env", options.environment]
-    return shlex.join(argv)
 
 
 def run_cockpit(session) -> int:

@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-USAGE, FAILED, WAITING = 2, 1, 4
+from .pipes import DiagnosticsStream, stdout_to_devnull
+
+RELEASED, FAILED, USAGE, WAITING = 0, 1, 2, 4
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,8 +22,8 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="shipdeck", description="The release captain's cockpit.")
     parser.add_argument("--version", action="version", version=f"shipdeck {__version__}")
-    parser.add_argument("--config", type=Path, default=None, help="path to shipdeck.toml (default: ./shipdeck.toml)")
-    parser.add_argument("--repo", type=Path, default=Path("."), help="the product repository (default: .)")
+    _global_options(parser)
+    parser.set_defaults(config=None, repo=Path("."))
     commands = parser.add_subparsers(dest="command")
 
     release = commands.add_parser("release", help="start (or resume) a release")
@@ -79,7 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", dest="demo_dir", type=Path, default=None, help="keep the demo world here (default: a temp dir)")
     demo.add_argument("--pace", choices=("cockpit", "demo", "test"), default=None, help="how long deploys and watches take")
     _headless_flags(demo)
+    for command in commands.choices.values():
+        # Accepted after the subcommand too (`shipdeck notes --repo X`). SUPPRESS keeps a
+        # subcommand that was not given them from overwriting what came before it.
+        _global_options(command)
     return parser
+
+
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="path to shipdeck.toml (default: REPO/shipdeck.toml)")
+    parser.add_argument("--repo", type=Path, default=argparse.SUPPRESS, help="the product repository (default: .)")
 
 
 def _headless_flags(parser: argparse.ArgumentParser) -> None:
@@ -96,8 +107,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.config = args.repo / "shipdeck.toml"
     command = args.command or "cockpit"
     handler = _COMMANDS[command]
+    stderr = sys.stderr
+    sys.stderr = DiagnosticsStream(stderr)  # type: ignore[assignment]
     try:
-        return handler(args)
+        return _run(handler, args)
+    finally:
+        sys.stderr = stderr
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    try:
+        code = handler(args)
+    except BrokenPipeError:
+        return _reader_gone(0)
     except KeyboardInterrupt:
         print("interrupted; the journal keeps the release: `shipdeck resume` continues it", file=sys.stderr)
         return WAITING
@@ -106,6 +128,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if code is None:
             raise
         return code
+    try:
+        sys.stdout.flush()  # what is still buffered meets a reader that went away here, not at exit
+    except BrokenPipeError:
+        return _reader_gone(code)
+    return code
+
+
+def _reader_gone(code: int) -> int:
+    """stdout's reader closed the pipe (`shipdeck status | head -1`): stop quietly with `code`."""
+    stdout_to_devnull()
+    return code
 
 
 def _known_error(error: Exception) -> int | None:
@@ -117,6 +150,14 @@ def _known_error(error: Exception) -> int | None:
     from shipdeck.core.sanitize import plain
     from shipdeck.core.store import NoActiveRelease, ReleaseInProgress
 
+    # Classes of the git side are imported lazily (GitPython is heavy), so matched by name; a
+    # name row comes before the class rows, since these are ProviderError subclasses.
+    by_name: dict[str, tuple[str, int]] = {
+        "NothingToRelease": ("", RELEASED),
+        "ReleasePlanError": ("", USAGE),
+        "NotesError": ("", USAGE),
+        "MigrationCheckError": ("migrations: ", USAGE),
+    }
     known: list[tuple[tuple[type[Exception], ...], str, int]] = [
         ((ConfigError,), "configuration error: ", USAGE),
         ((NotConfigured,), "not configured: ", USAGE),
@@ -126,17 +167,18 @@ def _known_error(error: Exception) -> int | None:
         ((JournalCorrupt,), "journal damaged: ", 5),
         ((ProviderError,), "", FAILED),
     ]
-    for types, prefix, code in known:
-        if isinstance(error, types):
-            break
+    names = [cls.__name__ for cls in type(error).__mro__]
+    named = next((by_name[name] for name in names if name in by_name), None)
+    if named is not None:
+        prefix, code = named
     else:
-        # Imported lazily (GitPython is heavy), so matched by name.
-        if error.__class__.__name__ == "NotesError":
-            prefix, code = "", USAGE
-        elif error.__class__.__name__ == "GitReleaseError":
-            prefix, code = "", FAILED
+        for types, prefix, code in known:
+            if isinstance(error, types):
+                break
         else:
-            return None
+            if "GitReleaseError" not in names:
+                return None
+            prefix, code = "", FAILED
     print(f"shipdeck: {prefix}{plain(error)}", file=sys.stderr)
     return code
 

@@ -16,6 +16,8 @@ from shipdeck.core.machine import phase_of
 from shipdeck.core.model import Release
 from shipdeck.core.sanitize import plain
 
+from .pipes import stdout_to_devnull
+
 
 def describe(event: Event, state: Release) -> str:
     """One human line for an event (untrusted text made plain)."""
@@ -67,6 +69,8 @@ def describe(event: Event, state: Release) -> str:
         text = f"release aborted by {data.get('by')}: {data.get('reason')}"
     elif kind is EventKind.RELEASE_FAILED:
         text = f"release FAILED: {data.get('reason')}"
+    elif kind is EventKind.NOTE:
+        text = f"note: {data.get('message', '')}"
     else:
         text = f"{kind.value}: {json.dumps(dict(data), sort_keys=True)}"
     clock = time.strftime("%H:%M:%S", time.localtime(event.at))
@@ -79,6 +83,7 @@ class HeadlessPrinter:
     def __init__(self, json_lines: bool, stream: TextIO | None = None) -> None:
         self.json_lines = json_lines
         self.stream = stream or sys.stdout
+        self.reader_gone = False
 
     def __call__(self, event: Event, state: Release) -> None:
         if self.json_lines:
@@ -87,5 +92,14 @@ class HeadlessPrinter:
             line = json.dumps(record, sort_keys=True, ensure_ascii=True)
         else:
             line = describe(event, state)
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        if self.reader_gone:
+            return
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            # `shipdeck release --auto | head`: the reader left, the release must not. The
+            # journal keeps every event; stdout goes to devnull so exit's flush stays quiet.
+            self.reader_gone = True
+            if self.stream is sys.stdout:
+                stdout_to_devnull()

@@ -17,6 +17,15 @@ def _config_or_none(args: argparse.Namespace) -> Config | None:
     return load_config(args.config)
 
 
+def _not_a_repository(args: argparse.Namespace) -> bool:
+    """Say so in one line when --repo is not inside a git repository (never git's usage text)."""
+    probe = subprocess.run(["git", "-C", str(args.repo), "rev-parse", "--git-dir"], capture_output=True, text=True, check=False)
+    if probe.returncode == 0:
+        return False
+    print(f"shipdeck: {args.repo.resolve()} is not a git repository; run inside the product's repository or pass --repo", file=sys.stderr)
+    return True
+
+
 def _previous_tag(args: argparse.Namespace, config: Config | None) -> str | None:
     from shipdeck.core.providers.git import GitRelease
 
@@ -27,6 +36,8 @@ def _previous_tag(args: argparse.Namespace, config: Config | None) -> str | None
 def notes(args: argparse.Namespace) -> int:
     from shipdeck.core.notes import notes_for_range
 
+    if _not_a_repository(args):
+        return 2
     config = _config_or_none(args)
     from_ref = args.from_ref or _previous_tag(args, config)
     version = args.notes_version or "Unreleased"
@@ -52,18 +63,17 @@ def notes(args: argparse.Namespace) -> int:
 def check_migrations(args: argparse.Namespace) -> int:
     from shipdeck.core.migrations import check_migrations as check, render_report
 
+    if _not_a_repository(args):
+        return 2
     config = _config_or_none(args)
     from_ref = args.from_ref or _previous_tag(args, config)
-    directories = config.migrations_dirs if config else ("migrations/versions", "alembic/versions")
-    report = check(args.repo, from_ref, args.to_ref, directories)
+    report = check(args.repo, from_ref, args.to_ref, config.migrations_dirs if config else ())
     if args.json:
-        print(json.dumps({
-            "from": from_ref, "to": args.to_ref, "safe": report.safe, "files": list(report.files), "squawk": report.squawk,
-            "findings": [f.__dict__ if hasattr(f, "__dict__") else f for f in report.findings],
-        }, indent=2, default=str))
+        print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
-        print(render_report(report))
-    return 0 if report.safe else 1
+        print(render_report(report), end="")
+    # Not checked (no migrations folder) is not a failure, and the words above never say passed.
+    return 1 if report.findings else 0
 
 
 def init(args: argparse.Namespace) -> int:

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import sys
 import time
 
+from shipdeck.core.events import EventKind
 from shipdeck.core.exit_codes import ExitCode, exit_code_for
-from shipdeck.core.machine import current_step, phase_of
+from shipdeck.core.machine import current_step, is_terminal, phase_of
 from shipdeck.core.model import Phase, Release
+from shipdeck.core.runner import Runner
 from shipdeck.core.sanitize import plain
 from shipdeck.core.session import Options, Session, open_session
 
 from ..headless import HeadlessPrinter
+from ..resume import resume_command
 
 
 def options_from(args: argparse.Namespace, *, resume_only: bool = False, command: str = "release") -> Options:
@@ -46,13 +51,55 @@ def run_headless(session: Session, json_lines: bool) -> int:
 
         for event in Journal(runner.journal.path).load(repair=False):
             HeadlessPrinter(json_lines)(event, runner.state)
+    stop = SignalStop(runner)
     try:
-        state = asyncio.run(runner.run())
+        state = asyncio.run(stop.run())
     finally:
         session.close()
+    if stop.signal_name and not is_terminal(state):
+        print(f"shipdeck: stopped by {stop.signal_name} at {phase_of(state).value}; the journal keeps the release: "
+              f"`{resume_command(session.options, auto=True)}` continues it", file=sys.stderr)
+        return int(ExitCode.WAITING)
     code = exit_code_for(state)
     print(f"shipdeck: {summary(state, code)}", file=sys.stderr)
     return int(code)
+
+
+class SignalStop:
+    """Runs the runner so that SIGTERM or SIGHUP stops it at a safe point, journaled.
+
+    The first signal asks the runner to stop after the event in hand (its side effects are
+    journaled intent → outcome, so `resume` reconciles whatever was under way) and notes the
+    signal in the journal. A second signal exits at once: every event is already on disk.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.signal_name = ""
+
+    async def run(self) -> Release:
+        loop = asyncio.get_running_loop()
+        for signum in self.SIGNALS:
+            loop.add_signal_handler(signum, self._received, signum)
+        try:
+            state = await self.runner.run()
+            if self.signal_name and not is_terminal(state):
+                await self.runner.emit(EventKind.NOTE, {"message": f"stopped by {self.signal_name}; `shipdeck resume` continues from here"})
+            return self.runner.state
+        finally:
+            for signum in self.SIGNALS:
+                loop.remove_signal_handler(signum)
+
+    def _received(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if self.signal_name:
+            print(f"shipdeck: {name} again: exiting now; the journal is on disk and `shipdeck resume` reconciles it", file=sys.stderr)
+            os._exit(int(ExitCode.WAITING))
+        self.signal_name = name
+        self.runner.stop()
+        print(f"shipdeck: {name}: stopping at the next safe point (send it again to exit at once)", file=sys.stderr)
 
 
 def summary(state: Release, code: ExitCode) -> str:
