@@ -31,19 +31,6 @@ class Services:
     repo_path: Path | None = None
 
 
-def current_settings(config: Config) -> dict[str, Any]:
-    """Today's config as release settings: only for journals from before settings were recorded."""
-    return {
-        "deploy_window": config.watch.deploy_window,
-        "post_release": config.watch.post_release,
-        "breach_for": config.watch.breach_for,
-        "blind_after": config.watch.blind_after,
-        "metrics_interval": config.metrics_interval,
-        "announce_channel": config.release.announce_channel,
-        "success_channel": config.release.success_channel,
-    }
-
-
 class StepContext:
     """What a step handler may do: read the state, journal progress and results, use providers."""
 
@@ -77,7 +64,9 @@ class StepContext:
         """A setting as journaled when the release started: a release runs to its end on them."""
         if name in self.state.settings:
             return self.state.settings[name]
-        return current_settings(self.config)[name]
+        from ..release_settings import settings_from_config
+
+        return settings_from_config(self.config)[name]  # a journal from before settings were journaled
 
     async def emit(self, kind: EventKind, data: Mapping[str, Any]) -> Event:
         return await self.runner.emit(kind, data)
