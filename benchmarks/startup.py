@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from shipdeck.core.config_writer import default_sections, render
+from shipdeck.core.repo_facts import RepoFacts
 
 
 def commands(python: str, console_script: str) -> dict[str, list[str]]:
@@ -83,7 +84,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="shipdeck-startup-") as folder:
         work = Path(folder)
-        (work / "shipdeck.toml").write_text(render(default_sections("product", "git@github.com:org/product.git")), encoding="utf-8")
+        (work / "shipdeck.toml").write_text(render(default_sections(RepoFacts.assumed("product", "git@github.com:org/product.git"), "alice")), encoding="utf-8")
         env = {**os.environ, "SHIPDECK_STATE_DIR": str(work / "state"), "SHIPDECK_USER": "bench", "GIT_CONFIG_GLOBAL": os.devnull}
         env.pop("PYTHONPROFILEIMPORTTIME", None)
         # Measure what an installed shipdeck costs: with bytecode cached (in the temp folder, so

@@ -11,11 +11,14 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .durations import parse_duration
 from .toml_lines import KeyLines, key_at
 from .model import SeriesSpec
+
+if TYPE_CHECKING:
+    from .providers.registry import Registry
 
 DEFAULT_CONFIG_NAME = "shipdeck.toml"
 
@@ -93,26 +96,56 @@ class Config:
     release: ReleaseConfig
     roles: Mapping[str, tuple[str, ...]]
     environments: Mapping[str, Mapping[str, Any]]
-    image: ProviderConfig
-    deploy: ProviderConfig
-    metrics: ProviderConfig
+    providers: Mapping[str, ProviderConfig]  # by kind: image, deploy, metrics, smoke, notify, ci, flags
     metrics_interval: float
     series: tuple[SeriesSpec, ...]
-    smoke: ProviderConfig
+    series_queries: Mapping[str, Mapping[str, Any]]  # per series: query | queries + formula (the provider reads them)
     smoke_checks: tuple[Mapping[str, Any], ...]
-    notify: ProviderConfig
     watch: WatchConfig
     migrations_dirs: tuple[str, ...]
     notes: Mapping[str, Any]
     sandbox: Mapping[str, Any]
     raw: Mapping[str, Any]
+    source: str = ""  # the file's text, so later checks can name the line of a key
 
     def approval_rule(self, release_type: str) -> ApprovalRule:
         return self.release.approvals.get(release_type, ApprovalRule(roles=()))
 
+    def provider(self, kind: str) -> ProviderConfig:
+        return self.providers[kind]
+
+    @property
+    def image(self) -> ProviderConfig:
+        return self.providers["image"]
+
+    @property
+    def deploy(self) -> ProviderConfig:
+        return self.providers["deploy"]
+
+    @property
+    def metrics(self) -> ProviderConfig:
+        return self.providers["metrics"]
+
+    @property
+    def smoke(self) -> ProviderConfig:
+        return self.providers["smoke"]
+
+    @property
+    def notify(self) -> ProviderConfig:
+        return self.providers["notify"]
+
+    @property
+    def rehearsal(self) -> bool:
+        """A demo world's config ([sandbox]): simulated providers may run, marked as such."""
+        return bool(self.sandbox)
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        """A ConfigError for `key`, with its line when the file has it."""
+        return ConfigError(self.path, key, problem, KeyLines(self.source).line_of(key) if self.source else None)
+
 
 KNOWN_KEYS: dict[str, set[str]] = {
-    "": {"project", "release", "roles", "image", "deploy", "environments", "metrics", "watch", "smoke", "notify", "migrations", "notes", "sandbox"},
+    "": {"project", "release", "roles", "image", "deploy", "environments", "metrics", "watch", "smoke", "notify", "ci", "flags", "migrations", "notes", "sandbox"},
     "project": {"name", "remote", "main_branch", "develop_branch", "compare_url", "state_dir"},
     "release": {"branch_pattern", "hotfix_branch_pattern", "tag_pattern", "window", "approvals", "rollback_roles", "announce_channel", "success_channel"},
     "release.window": {"days", "start", "end", "timezone", "always"},
@@ -120,24 +153,11 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "migrations": {"directories"},
 }
 
-# What each provider table accepts, checked at load so that a typo or a wrong type is an error
-# naming its line rather than a traceback mid-release. Data only, in one place: the provider
-# registry replaces it. A kind is a Python type, DURATION (parsed like every duration) or COUNT
-# (a whole number of at least 1); `provider` itself is accepted everywhere. None marks an
-# integration not shipped in this version: its settings are unknown here, and building it is
-# refused (providers/factory.py), so nothing runs on settings nobody checked.
-DURATION, COUNT = "duration", "count"
-PROVIDER_SETTINGS: dict[str, dict[str, dict[str, Any] | None]] = {
-    "image": {"none": {}, "simulated": {}, "ecr": None},
-    "deploy": {"none": {}, "simulated": {"duration": DURATION, "tasks": COUNT}, "github-actions": None, "ecs": None, "command": None},
-    "metrics": {"none": {}, "simulated": {}, "datadog": None},
-    "smoke": {"none": {}, "simulated": {"per_check": DURATION}, "http": None},
-    "notify": {"console": {}, "simulated": {}, "slack": None},
-}
 # Keys of a provider table that belong to the section whatever the provider (read elsewhere).
-SECTION_SETTINGS: dict[str, set[str]] = {"metrics": {"interval", "series"}, "smoke": {"checks"}}
-DEFAULT_PROVIDERS = {"image": "none", "deploy": "none", "metrics": "none", "smoke": "none", "notify": "console"}
-SERIES_KEYS = {"query", "unit", "baseline", "warn_above", "rollback_above"}
+SECTION_SETTINGS: dict[str, set[str]] = {"metrics": {"interval", "series"}, "smoke": {"checks"}, "flags": {"ramp"}}
+DEFAULT_PROVIDERS = {"image": "none", "deploy": "none", "metrics": "none", "smoke": "none", "notify": "console", "ci": "none", "flags": "none"}
+SERIES_KEYS = {"query", "queries", "formula", "unit", "baseline", "warn_above", "rollback_above", "shadow"}
+QUERY_KEYS = ("query", "queries", "formula")
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -223,11 +243,21 @@ def load_config(path: Path) -> Config:
     return parse_config(path, data, text)
 
 
-def parse_config(path: Path, data: Mapping[str, Any], text: str = "") -> Config:
+def parse_config(path: Path, data: Mapping[str, Any], text: str = "", registry: Registry | None = None) -> Config:
+    """Validate `data` (read from `path`). Provider tables are checked against `registry`.
+
+    The default registry is the production one; a demo world's config (it has a `[sandbox]`
+    table, which `shipdeck init` never writes) is checked against the rehearsal registry, the
+    only one that knows simulated providers.
+    """
     reader = _Reader(path, data, text)
     for table, allowed in KNOWN_KEYS.items():
         reader.check_keys(table, allowed)
-    providers = {section: _provider(reader, section) for section in PROVIDER_SETTINGS}
+    if registry is None:
+        from .providers.registry import production_registry, rehearsal_registry
+
+        registry = rehearsal_registry() if isinstance(data.get("sandbox"), Mapping) else production_registry()
+    providers = {section: _provider(reader, section, registry) for section in DEFAULT_PROVIDERS}
 
     project = ProjectConfig(
         name=reader.get("project.name", str, "product"),
@@ -294,11 +324,23 @@ def parse_config(path: Path, data: Mapping[str, Any], text: str = "") -> Config:
         environments[name] = dict(env)
 
     series: list[SeriesSpec] = []
+    series_queries: dict[str, dict[str, Any]] = {}
     for name, spec in reader.table("metrics.series").items():
         key = f"metrics.series.{name}"
         if not isinstance(spec, Mapping):
             raise reader.error(key, "expected a table with query, unit and thresholds")
         reader.check_keys(key, SERIES_KEYS)
+        query = reader.get(f"{key}.query", str, "")
+        formula = reader.get(f"{key}.formula", str, "")
+        queries = reader.table(f"{key}.queries")
+        for query_name, text_ in queries.items():
+            if not isinstance(text_, str):
+                raise reader.error(f"{key}.queries.{query_name}", f"expected a query string, found {type(text_).__name__}")
+        if query and queries:
+            raise reader.error(f"{key}.queries", "give either query = \"…\" or queries = { … } with a formula, not both")
+        if queries and not formula:
+            raise reader.error(f"{key}.formula", "named queries need a formula, like formula = \"100 * errors / hits\"")
+        series_queries[name] = {k: v for k, v in (("query", query), ("queries", dict(queries)), ("formula", formula)) if v}
         series.append(
             SeriesSpec(
                 name=name,
@@ -306,6 +348,8 @@ def parse_config(path: Path, data: Mapping[str, Any], text: str = "") -> Config:
                 baseline=reader.get(f"{key}.baseline", float, None),
                 warn_above=reader.get(f"{key}.warn_above", float, None),
                 rollback_above=reader.get(f"{key}.rollback_above", float, None),
+                shadow=reader.get(f"{key}.shadow", bool, False),
+                query=formula or query,
             )
         )
 
@@ -334,52 +378,40 @@ def parse_config(path: Path, data: Mapping[str, Any], text: str = "") -> Config:
         release=release,
         roles=roles,
         environments=environments,
-        image=providers["image"],
-        deploy=providers["deploy"],
-        metrics=providers["metrics"],
+        providers=providers,
         metrics_interval=metrics_interval,
         series=tuple(series),
-        smoke=providers["smoke"],
+        series_queries=series_queries,
         smoke_checks=tuple(dict(c) for c in checks),
-        notify=providers["notify"],
         watch=watch,
         # Searched besides Alembic's conventional folders and alembic.ini (core/migrations.py).
         migrations_dirs=reader.strings("migrations.directories", ()),
         notes=dict(reader.table("notes")),
         sandbox=dict(reader.table("sandbox")),
         raw=data,
+        source=text,
     )
 
 
-def _provider(reader: _Reader, section: str) -> ProviderConfig:
-    """The `[section]` provider and its settings, each key known to it and of its kind."""
-    known = PROVIDER_SETTINGS[section]
+def _provider(reader: _Reader, section: str, registry: Registry) -> ProviderConfig:
+    """The `[section]` provider and its validated settings (the registry's schema for it)."""
+    from .providers.registry import SettingError
+
     name = reader.get(f"{section}.provider", str, DEFAULT_PROVIDERS[section])
-    if name not in known:
-        hint = difflib.get_close_matches(name, sorted(known), n=1)
-        suggestion = f"did you mean '{hint[0]}'?" if hint else f"choose one of {', '.join(sorted(known))}"
-        raise reader.error(f"{section}.provider", f"unknown provider {name!r}; {suggestion}")
+    spec = registry.get(section, name)
+    if spec is None:
+        hint = difflib.get_close_matches(name, registry.names(section), n=1)
+        problem = registry.unknown(section, name) + (f"; did you mean '{hint[0]}'?" if hint else "")
+        raise reader.error(f"{section}.provider", problem)
     shared = SECTION_SETTINGS.get(section, set())
     table = reader.table(section)
-    provider = ProviderConfig(provider=name, settings={k: v for k, v in table.items() if k != "provider" and k not in shared})
-    accepted = known[name]
-    if accepted is None:
-        return provider
-    owner = f' for provider = "{name}"' if "provider" in table else ""
-    reader.check_keys(section, {"provider", *accepted, *shared}, owner)
-    for key, kind in accepted.items():
-        full = f"{section}.{key}"
-        if key not in table:
-            continue
-        if kind == DURATION:
-            reader.duration(full, 0.0)
-        elif kind == COUNT:
-            count = table[key]
-            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                raise reader.error(full, f"expected a whole number of at least 1 (like {key} = 4), found {type(count).__name__} {count!r}")
-        else:
-            reader.get(full, kind, None)
-    return provider
+    try:
+        settings = spec.validate(table, shared)
+        if spec.check_section is not None:
+            spec.check_section(reader.table(section))
+    except SettingError as error:
+        raise reader.error(f"{section}.{error.key}", error.problem) from None
+    return ProviderConfig(provider=name, settings=settings)
 
 
 def _clock(reader: _Reader, key: str, default: str) -> str:

@@ -10,6 +10,8 @@ from typing import Any, Mapping, Sequence
 
 import tomli_w
 
+from .repo_facts import RepoFacts
+
 Section = tuple[str, Mapping[str, Any]]  # (comment, {table: {...}})
 
 
@@ -22,18 +24,29 @@ def render(sections: Sequence[Section]) -> str:
     return "".join(parts)
 
 
-def default_sections(project_name: str, remote_url: str = "") -> list[Section]:
-    compare = ""
-    if remote_url:
-        slug = remote_url.removesuffix(".git").split("github.com")[-1].lstrip(":/")
-        if slug and "github.com" in remote_url:
-            compare = f"https://github.com/{slug}/compare/{{previous}}...{{tag}}"
+def commented(comment: str, table: Mapping[str, Any]) -> str:
+    """A TOML table written out commented: an example to adapt, not a setting in force."""
+    lines = "".join(f"# {line}\n" if line else "#\n" for line in comment.splitlines())
+    return lines + "".join(f"# {line}\n" if line else "#\n" for line in tomli_w.dumps(table).splitlines())
+
+
+def default_sections(facts: RepoFacts, captain: str) -> list[Section]:
+    """What `shipdeck init` writes: what it detected, and "none" for every outside system.
+
+    It never writes a simulated provider, and invents no people: every role is the person
+    running `init`, to be changed.
+    """
+    compare = f"https://github.com/{facts.github_slug}/compare/{{previous}}...{{tag}}" if facts.github_slug else ""
+    develop_note = "" if facts.develop_branch else (
+        "\nNo develop branch was found: regular releases are cut from the main branch until you make one."
+    )
     return [
         (
-            "The product and its branches. compare_url gets {previous} and {tag}.\n"
+            "The product and its branches (detected). compare_url gets {previous} and {tag}.\n"
             "state_dir holds journals and the captain lock; on a shared bastion point every captain at\n"
-            "the same folder (default: $XDG_STATE_HOME/shipdeck).",
-            {"project": {"name": project_name, "remote": "origin", "main_branch": "main", "develop_branch": "develop", "compare_url": compare}},
+            "the same folder (default: $XDG_STATE_HOME/shipdeck)." + develop_note,
+            {"project": {"name": facts.name, "remote": "origin", "main_branch": facts.main_branch,
+                         "develop_branch": facts.develop_branch or facts.main_branch, "compare_url": compare}},
         ),
         (
             "Branch and tag patterns ({date} = YYYY-MM-DD, {version} = 1.4.0), who may roll back, and\n"
@@ -66,25 +79,25 @@ def default_sections(project_name: str, remote_url: str = "") -> list[Section]:
             },
         ),
         (
-            "Who holds each role (names as SHIPDECK_USER or the OS user gives them).",
-            {"roles": {"engineering-manager": ["alice"], "cto": ["carol"], "on-call": ["dave"], "product": ["erin"]}},
+            f"Who holds each role (names as SHIPDECK_USER or the OS user gives them). Only you ({captain}) so far:\n"
+            "put the real engineering manager, CTO, on-call engineers and product owner here.",
+            {"roles": {role: [captain] for role in ("engineering-manager", "cto", "on-call", "product")}},
         ),
-        ("Where the image for a tag must exist before the deploy (ecr arrives in a later version).", {"image": {"provider": "none"}}),
-        ("How production is deployed: simulated | github-actions | ecs | command.", {"deploy": {"provider": "simulated", "duration": "12s", "tasks": 4}}),
         (
             "Environments and their base URLs (smoke tests run against these).",
             {"environments": {"staging": {"url": "https://staging.example.com"}, "production": {"url": "https://example.com"}}},
         ),
         (
-            "Metrics watched after the deploy. A breach counts once it holds for watch.breach_for.",
+            "Metrics watched after the deploy. A breach counts once it holds for watch.breach_for.\n"
+            "No metrics provider yet: the watch waits for a person. See the Datadog example below.",
             {
                 "metrics": {
-                    "provider": "simulated",
+                    "provider": "none",
                     "interval": "10s",
                     "series": {
-                        "error_rate": {"query": "", "unit": "%", "baseline": 1.0, "rollback_above": 5.0},
-                        "p95_latency": {"query": "", "unit": "ms", "baseline": 500.0, "rollback_above": 2000.0},
-                        "queue_depth": {"query": "", "unit": "", "warn_above": 100.0},
+                        "error_rate": {"unit": "%", "baseline": 1.0, "rollback_above": 5.0},
+                        "p95_latency": {"unit": "ms", "baseline": 500.0, "rollback_above": 2000.0},
+                        "queue_depth": {"unit": "", "warn_above": 100.0},
                     },
                 }
             },
@@ -94,7 +107,35 @@ def default_sections(project_name: str, remote_url: str = "") -> list[Section]:
             "blind_after: no data for this long is 'blind', which is never healthy.",
             {"watch": {"deploy_window": "30m", "post_release": "2h", "breach_for": "2m", "blind_after": "1m"}},
         ),
-        ("Smoke tests of the critical paths (http checks arrive in a later version).", {"smoke": {"provider": "simulated"}}),
-        ("Announcements: console | simulated | slack (channels name webhook environment variables).", {"notify": {"provider": "console"}}),
-        ("Alembic migration folders checked for zero-downtime safety.", {"migrations": {"directories": ["migrations/versions", "alembic/versions"]}}),
+        ("The image for the tag: none configured (the check is marked not checked).", {"image": {"provider": "none"}}),
+        ("How production is deployed: none configured yet, so nothing can deploy. Configure it before\nthe first release.", {"deploy": {"provider": "none"}}),
+        ("Smoke tests of the critical paths: none configured (the steps wait for a person).", {"smoke": {"provider": "none"}}),
+        ("Announcements: printed on the captain's terminal.", {"notify": {"provider": "console"}}),
+        (
+            "Alembic migration folders checked for zero-downtime safety"
+            + (f" (found: {', '.join(facts.migration_folders)})." if facts.migration_folders else " (none found; the usual places are searched).")
+            + "\nList extra folders here if yours are elsewhere.",
+            {"migrations": {"directories": list(facts.migration_folders)}},
+        ),
     ]
+
+
+def provider_examples(specs: Sequence[Any]) -> str:
+    """A commented example of every real provider the registry has, to switch on by hand."""
+    parts = []
+    for spec in sorted(specs, key=lambda s: (s.kind, s.name)):
+        if spec.simulated or not spec.example:
+            continue
+        parts.append("\n" + commented(f"Example: {spec.summary}.", {spec.kind: dict(spec.example)}))
+        if spec.kind == "metrics" and spec.name == "datadog":
+            parts.append(commented(
+                "and for each series, what to ask Datadog:",
+                {"metrics": {"series": {
+                    "error_rate": {"queries": {"errors": "sum:trace.http.request.errors{service:web,env:production}.as_count()",
+                                               "hits": "sum:trace.http.request.hits{service:web,env:production}.as_count()"},
+                                   "formula": "100 * errors / hits"},
+                    "p95_latency": {"query": "p95:trace.http.request{service:web,env:production}"},
+                    "queue_depth": {"query": "avg:celery.queue.depth{env:production}"},
+                }}},
+            ))
+    return "".join(parts)

@@ -178,6 +178,8 @@ class SeriesSpec:
     baseline: float | None = None
     warn_above: float | None = None
     rollback_above: float | None = None
+    shadow: bool = False  # watched and shown, never acted on
+    query: str = ""  # what is asked of the metrics source (evidence for every verdict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -186,6 +188,8 @@ class SeriesSpec:
             "baseline": self.baseline,
             "warn_above": self.warn_above,
             "rollback_above": self.rollback_above,
+            "shadow": self.shadow,
+            "query": self.query,
         }
 
     @classmethod
@@ -196,6 +200,8 @@ class SeriesSpec:
             baseline=data.get("baseline"),
             warn_above=data.get("warn_above"),
             rollback_above=data.get("rollback_above"),
+            shadow=bool(data.get("shadow", False)),
+            query=str(data.get("query", "")),
         )
 
 

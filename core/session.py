@@ -92,7 +92,7 @@ class _Opening:
 
 def _take_lock(options: Options, clock: Clock | None) -> _Opening:
     """Load the config, take the lock, build the providers and clean up after a dead run."""
-    from .providers.factory import build_services
+    from .providers.wiring import build_services
 
     config = load_config(options.config_path)
     resolve_environment(config, options.environment)
@@ -102,7 +102,7 @@ def _take_lock(options: Options, clock: Clock | None) -> _Opening:
     holder = lock.acquire()
     try:
         clock = clock or SystemClock()
-        services = build_services(config, options.repo_path, clock)
+        services = build_services(config, options.repo_path, clock, environment=options.environment)
         notes = _takeover_notes(lock, holder, services)
         removed = store.remove_unstarted()
         return _Opening(config, store, person, lock, services, clock, notes, removed)

@@ -10,6 +10,7 @@ import pytest
 
 from shipdeck.core.config import ConfigError, load_config
 from shipdeck.core.config_writer import default_sections, render
+from shipdeck.core.repo_facts import RepoFacts
 
 CLI = [sys.executable, "-m", "shipdeck.tui.cli"]
 HEADER = '# the product\n[project]\nname = "product"\n\n'  # so no error can be right by sitting on line 1
@@ -25,6 +26,9 @@ def _write(folder: Path, text: str) -> Path:
 def _run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=60)
 
+
+# A demo world's config: only there (or in a rehearsal) may simulated providers appear.
+SANDBOX = '\n[sandbox]\nscenario = "healthy"\n'
 
 # (body after HEADER, key named, line within body, words the message must contain)
 MALFORMED = {
@@ -48,18 +52,22 @@ MALFORMED = {
     "blind-after-below-interval": ('[metrics]\ninterval = "30s"\n\n[watch]\nblind_after = "10s"\n', "watch.blind_after", 5, ["metrics.interval (30s)"]),
     "tag-pattern-without-version": ('[release]\ntag_pattern = "release-{date}"\n', "release.tag_pattern", 2, ["{version}"]),
     # Provider tables: every key known to its provider, of its kind.
-    "deploy-tasks-not-a-number": ('[deploy]\nprovider = "simulated"\ntasks = "four"\n', "deploy.tasks", 3, ["whole number", "'four'"]),
-    "deploy-tasks-zero": ('[deploy]\nprovider = "simulated"\ntasks = 0\n', "deploy.tasks", 3, ["at least 1"]),
-    "deploy-duration-not-a-duration": ('[deploy]\nprovider = "simulated"\nduration = "soon"\n', "deploy.duration", 3, ['"90s"', "'soon'"]),
-    "smoke-per-check-not-a-duration": ('[smoke]\nprovider = "simulated"\nper_check = true\n', "smoke.per_check", 3, ["duration", "True"]),
+    "deploy-tasks-not-a-number": ('[deploy]\nprovider = "simulated"\ntasks = "four"\n' + SANDBOX, "deploy.tasks", 3, ["whole number", "'four'"]),
+    "deploy-tasks-zero": ('[deploy]\nprovider = "simulated"\ntasks = 0\n' + SANDBOX, "deploy.tasks", 3, ["at least 1"]),
+    "deploy-duration-not-a-duration": ('[deploy]\nprovider = "simulated"\nduration = "soon"\n' + SANDBOX, "deploy.duration", 3, ['"90s"', "'soon'"]),
+    "smoke-per-check-not-a-duration": ('[smoke]\nprovider = "simulated"\nper_check = true\n' + SANDBOX, "smoke.per_check", 3, ["duration", "True"]),
     "misspelt-provider-key": ('[deploy]\nprovder = "ecs"\n', "deploy.provder", 2, ["did you mean 'provider'"]),
-    "unknown-provider": ('[notify]\nprovider = "slak"\n', "notify.provider", 2, ["unknown provider 'slak'", "did you mean 'slack'"]),
+    "unknown-provider": ('[notify]\nprovider = "slak"\n', "notify.provider", 2, ["unknown notify provider 'slak'", "console"]),
+    "simulated-outside-the-demo": ('[deploy]\nprovider = "simulated"\n', "deploy.provider", 2, ["only in the demo or a rehearsal", "--rehearse"]),
+    "secret-value-instead-of-a-variable-name": (
+        '[metrics]\nprovider = "datadog"\napi_key_env = "0123-abcd-secret"\n', "metrics.api_key_env", 3, ["NAME of an environment variable"]
+    ),
     "key-of-another-provider": ('[deploy]\nprovider = "none"\ntasks = 4\n', "deploy.tasks", 3, ["unknown key 'tasks'", 'provider = "none"']),
-    "unknown-key-in-image": ('[image]\nprovider = "simulated"\nregistry = "x"\n', "image.registry", 3, ["unknown key 'registry'"]),
-    "unknown-key-in-metrics": ('[metrics]\nprovider = "simulated"\ninterval = "10s"\nintervall = "5s"\n', "metrics.intervall", 4, ["did you mean 'interval'"]),
-    "unknown-key-in-smoke": ('[smoke]\nprovider = "simulated"\nper_chek = "1s"\n', "smoke.per_chek", 3, ["did you mean 'per_check'"]),
+    "unknown-key-in-image": ('[image]\nprovider = "simulated"\nregistry = "x"\n' + SANDBOX, "image.registry", 3, ["unknown key 'registry'"]),
+    "unknown-key-in-metrics": ('[metrics]\nprovider = "simulated"\ninterval = "10s"\nintervall = "5s"\n' + SANDBOX, "metrics.intervall", 4, ["did you mean 'interval'"]),
+    "unknown-key-in-smoke": ('[smoke]\nprovider = "simulated"\nper_chek = "1s"\n' + SANDBOX, "smoke.per_chek", 3, ["did you mean 'per_check'"]),
     "unknown-key-in-notify": ('[notify]\nprovider = "console"\nchannel = "#releases"\n', "notify.channel", 3, ["unknown key 'channel'"]),
-    "unknown-env-key": ('[metrics]\nprovider = "simulated"\ntoken_env = "DD_TOKEN"\n', "metrics.token_env", 3, ["unknown key 'token_env'"]),
+    "unknown-env-key": ('[metrics]\nprovider = "simulated"\ntoken_env = "DD_TOKEN"\n' + SANDBOX, "metrics.token_env", 3, ["unknown key 'token_env'"]),
 }
 
 
@@ -101,7 +109,7 @@ def test_a_valid_handwritten_config_parses_with_its_values(tmp_path: Path) -> No
         + '[release.window]\ndays = ["Thu", "fri"]\nstart = "09:30"\ntimezone = "Europe/Berlin"\n\n'
         + '[roles]\nengineering-manager = ["alice"]\ncto = ["carol"]\n\n'
         + '[release.approvals]\nmajor = { roles = ["cto", "engineering-manager"], require = "all" }\n\n'
-        + '[metrics]\nprovider = "simulated"\ninterval = 15\n[metrics.series.error_rate]\nunit = "%"\nbaseline = 1\nrollback_above = 5.0\n\n'
+        + '[metrics]\nprovider = "none"\ninterval = 15\n[metrics.series.error_rate]\nunit = "%"\nbaseline = 1\nrollback_above = 5.0\n\n'
         + '[watch]\ndeploy_window = "1h30m"\nbreach_for = 90\nblind_after = "45s"\n',
     )
     config = load_config(path)
@@ -112,14 +120,14 @@ def test_a_valid_handwritten_config_parses_with_its_values(tmp_path: Path) -> No
     assert config.approval_rule("major").roles == ("cto", "engineering-manager")
     assert config.approval_rule("major").require == "all"
     assert config.approval_rule("hotfix").roles == ()
-    assert config.metrics.provider == "simulated"
+    assert config.metrics.provider == "none"
     assert config.metrics_interval == 15.0
     assert [(s.name, s.unit, s.baseline, s.rollback_above) for s in config.series] == [("error_rate", "%", 1.0, 5.0)]
     assert (config.watch.deploy_window, config.watch.breach_for, config.watch.blind_after) == (5400.0, 90.0, 45.0)
 
 
 def test_what_init_renders_loads_with_the_expected_values(tmp_path: Path) -> None:
-    path = _write(tmp_path, render(default_sections("product", "git@github.com:org/product.git")))
+    path = _write(tmp_path, render(default_sections(RepoFacts.assumed("product", "git@github.com:org/product.git"), "alice")))
     config = load_config(path)
 
     assert config.project.name == "product"
@@ -127,10 +135,11 @@ def test_what_init_renders_loads_with_the_expected_values(tmp_path: Path) -> Non
     assert config.release.tag_pattern == "v{version}"
     assert config.approval_rule("regular").roles == ("engineering-manager",)
     assert (config.approval_rule("major").roles, config.approval_rule("major").require) == (("cto", "product"), "all")
-    assert config.roles["cto"] == ("carol",)
+    assert config.roles["cto"] == ("alice",)  # the person running init, never invented people
     assert config.release.rollback_roles == ("engineering-manager", "cto", "on-call")
-    assert config.deploy.provider == "simulated"
-    assert config.deploy.settings == {"duration": "12s", "tasks": 4}
+    assert {kind: p.provider for kind, p in config.providers.items()} == {
+        "image": "none", "deploy": "none", "metrics": "none", "smoke": "none", "notify": "console", "ci": "none", "flags": "none"
+    }
     assert sorted(config.environments) == ["production", "staging"]
     assert [series.name for series in config.series] == ["error_rate", "p95_latency", "queue_depth"]
     assert config.metrics_interval == 10.0
@@ -146,7 +155,7 @@ def test_what_init_renders_loads_with_the_expected_values(tmp_path: Path) -> Non
     ],
 )
 def test_compare_url_only_for_github_remotes(tmp_path: Path, remote: str, compare_url: str) -> None:
-    config = load_config(_write(tmp_path, render(default_sections("product", remote))))
+    config = load_config(_write(tmp_path, render(default_sections(RepoFacts.assumed("product", remote), "alice"))))
     assert config.project.compare_url == compare_url
 
 
@@ -174,7 +183,7 @@ def test_cli_reports_a_toml_syntax_error_with_its_line(tmp_path: Path) -> None:
 
 
 def test_doctor_reports_a_bad_provider_setting_instead_of_passing(tmp_path: Path) -> None:
-    path = _write(tmp_path, HEADER + '[deploy]\nprovider = "simulated"\ntasks = "four"\n')
+    path = _write(tmp_path, HEADER + '[deploy]\nprovider = "simulated"\ntasks = "four"\n' + SANDBOX)
 
     result = _run("--config", path, "--repo", tmp_path, "doctor", cwd=tmp_path)
 
@@ -184,10 +193,10 @@ def test_doctor_reports_a_bad_provider_setting_instead_of_passing(tmp_path: Path
     assert f"{path}:{AFTER_HEADER + 3}: [deploy.tasks]" in result.stderr
 
 
-def test_provider_settings_keep_their_written_values(tmp_path: Path) -> None:
-    config = load_config(_write(tmp_path, '[deploy]\nprovider = "simulated"\nduration = "1m30s"\n\n[smoke]\nprovider = "simulated"\nper_check = 2\n'))
-    assert config.deploy.settings == {"duration": "1m30s"}
-    assert config.smoke.settings == {"per_check": 2}
+def test_provider_settings_are_parsed_with_their_defaults(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, '[deploy]\nprovider = "simulated"\nduration = "1m30s"\n\n[smoke]\nprovider = "simulated"\nper_check = 2\n' + SANDBOX))
+    assert config.deploy.settings == {"duration": 90.0, "tasks": 4}
+    assert config.smoke.settings == {"per_check": 2.0}
 
 
 def test_init_writes_a_config_that_loads_and_refuses_to_overwrite_it(tmp_path: Path) -> None:
@@ -203,6 +212,11 @@ def test_init_writes_a_config_that_loads_and_refuses_to_overwrite_it(tmp_path: P
     config = load_config(path)
     assert config.project.name == "product"
     assert config.project.compare_url == "https://github.com/org/product/compare/{previous}...{tag}"
+    text = path.read_text(encoding="utf-8")
+    assert "simulated" not in text  # init never writes a config that fakes production
+    assert '# provider = "datadog"' in text  # a commented example of each real provider
+    assert "alice" not in text and "carol" not in text  # no invented people
+    assert "develop branch none" in first.stderr and "no Alembic migrations folder" in first.stderr
 
     second = _run("--repo", repo, "init", cwd=tmp_path)
     assert second.returncode == 2

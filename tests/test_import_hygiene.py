@@ -14,6 +14,7 @@ import shipdeck.core
 from engine_events import started
 from shipdeck.core.config import load_config
 from shipdeck.core.config_writer import default_sections, render
+from shipdeck.core.repo_facts import RepoFacts
 from shipdeck.core.journal import Journal
 from shipdeck.core.session import store_for
 
@@ -55,7 +56,7 @@ def test_version_imports_no_ui_cloud_or_git_library(tmp_path: Path) -> None:
 
 
 def test_status_imports_no_ui_or_cloud_library(tmp_path: Path) -> None:
-    (tmp_path / "shipdeck.toml").write_text(render(default_sections("product", "git@github.com:org/product.git")), encoding="utf-8")
+    (tmp_path / "shipdeck.toml").write_text(render(default_sections(RepoFacts.assumed("product", "git@github.com:org/product.git"), "alice")), encoding="utf-8")
 
     report = _probe(["--repo", str(tmp_path), "status"], HEAVY_FOR_STATUS, tmp_path)
 
@@ -66,7 +67,7 @@ def test_status_imports_no_ui_or_cloud_library(tmp_path: Path) -> None:
 
 def test_status_of_an_active_release_imports_no_ui_or_cloud_library(tmp_path: Path) -> None:
     config_path = tmp_path / "shipdeck.toml"
-    config_path.write_text(render(default_sections("product", "")), encoding="utf-8")
+    config_path.write_text(render(default_sections(RepoFacts.assumed("product", ""), "alice")), encoding="utf-8")
     store = store_for(load_config(config_path), tmp_path, "production")
     event = started()
     journal = Journal(store.journal_path("r1"))

@@ -28,7 +28,21 @@ if TYPE_CHECKING:
 
 KINDS = ("image", "deploy", "metrics", "smoke", "notify", "ci", "flags")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_NOT_PROVIDER_MODULES = {"base", "registry", "factory", "git"}  # git: mechanics, not a configurable system
+# Integrations the design names that have no module yet: a clearer refusal than "unknown".
+# An entry goes away when its module lands (the module alone makes it known).
+PLANNED = {
+    ("image", "ecr"): "the ECR image check",
+    ("deploy", "github-actions"): "the GitHub Actions deployer",
+    ("deploy", "ecs"): "the ECS deployer",
+    ("deploy", "command"): "the command deployer",
+    ("smoke", "http"): "the HTTP smoke checks",
+    ("notify", "slack"): "Slack announcements",
+    ("notify", "email"): "email announcements",
+    ("ci", "github"): "the GitHub CI status check",
+    ("flags", "unleash"): "the Unleash flag ramp",
+    ("flags", "launchdarkly"): "the LaunchDarkly flag ramp",
+}
+_NOT_PROVIDER_MODULES = {"base", "registry", "wiring", "git"}  # git: mechanics, not a configurable system
 
 
 class SettingError(Exception):
@@ -54,6 +68,7 @@ class Setting:
     default: Any = None
     help: str = ""
     choices: tuple[str, ...] = ()
+    minimum: float | None = None  # for int, float and duration
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,7 @@ class BuildContext:
     repo_path: Path | None
     clock: Clock
     environ: Mapping[str, str]
+    environment: str = "production"  # the release's environment (tags, URLs)
     rehearsal: bool = False
 
     def secret(self, setting: str) -> Secret:
@@ -97,22 +113,32 @@ class ProviderSpec:
     check: CheckFunction | None = None
     simulated: bool = False
     example: Mapping[str, Any] = field(default_factory=dict)  # what `shipdeck init` writes, commented
+    # Checks the whole section table (e.g. metrics series queries); raises SettingError.
+    check_section: Callable[[Mapping[str, Any]], None] | None = None
 
     @property
     def secret_settings(self) -> tuple[str, ...]:
         return tuple(name for name, setting in self.settings.items() if setting.type == "env")
 
-    def validate(self, table: Mapping[str, Any]) -> dict[str, Any]:
-        """Settings with defaults filled in. Raises SettingError naming the key."""
+    def validate(self, table: Mapping[str, Any], section_keys: Iterable[str] = ()) -> dict[str, Any]:
+        """Settings with defaults filled in. Raises SettingError naming the key.
+
+        `section_keys` belong to the section whatever the provider (read elsewhere): skipped here,
+        but offered as suggestions for a misspelt key.
+        """
         import difflib
 
+        section = set(section_keys)
         allowed = set(self.settings) | {"provider"}
         for key in table:
+            if key in section:
+                continue
             if key not in allowed:
-                hint = difflib.get_close_matches(key, sorted(allowed), n=1)
-                suggestion = f"; did you mean '{hint[0]}'?" if hint else f"; {self.kind} provider {self.name!r} takes: {', '.join(sorted(allowed))}"
-                raise SettingError(key, f"unknown key '{key}'{suggestion}")
+                hint = difflib.get_close_matches(key, sorted(allowed | section), n=1)
+                suggestion = f"; did you mean '{hint[0]}'?" if hint else f"; it takes: {', '.join(sorted(allowed))}"
+                raise SettingError(key, f"unknown key '{key}' for provider = \"{self.name}\"{suggestion}")
         values: dict[str, Any] = {}
+        table = {k: v for k, v in table.items() if k not in section}
         for key, setting in self.settings.items():
             if key not in table:
                 if setting.required:
@@ -124,6 +150,13 @@ class ProviderSpec:
 
 
 def _coerce(key: str, setting: Setting, value: Any) -> Any:
+    number = _coerce_value(key, setting, value)
+    if setting.minimum is not None and isinstance(number, (int, float)) and not isinstance(number, bool) and number < setting.minimum:
+        raise SettingError(key, f"must be at least {setting.minimum:g}, found {value!r}")
+    return number
+
+
+def _coerce_value(key: str, setting: Setting, value: Any) -> Any:
     kind = setting.type
     found = f"found {type(value).__name__} {value!r}"
     if kind in ("str", "url", "env"):
@@ -199,6 +232,8 @@ class Registry:
                 f'provider "simulated" runs only in the demo or a rehearsal (`shipdeck release --rehearse`); '
                 f"for production choose one of: {names}"
             )
+        if (kind, name) in PLANNED and self.get(kind, name) is None:
+            return f"{PLANNED[(kind, name)]} ([{kind}] provider = \"{name}\") is not available in this version of shipdeck yet; choose one of: {names}"
         return f"unknown {kind} provider {name!r}; choose one of: {names}"
 
 

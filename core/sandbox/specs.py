@@ -60,7 +60,10 @@ PROVIDERS = (
         "deploy",
         "simulated",
         SIMULATED,
-        {"duration": Setting("duration", default=12.0, help="how long a deploy takes"), "tasks": Setting("int", default=4, help="tasks per deploy")},
+        {
+            "duration": Setting("duration", default=12.0, help="how long a deploy takes"),
+            "tasks": Setting("int", default=4, help="tasks per deploy", minimum=1),
+        },
         build=_deployer,
         simulated=True,
     ),

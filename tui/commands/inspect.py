@@ -148,8 +148,6 @@ def _history_row(entry: LedgerEntry) -> dict:
 
 def doctor(args: argparse.Namespace) -> int:
     """Check config, repository, remote, state folder and every provider; never print a secret."""
-    from shipdeck.core.providers.factory import KNOWN, LATER
-
     problems = 0
 
     def report(ok: bool, what: str, detail: str) -> None:
@@ -176,17 +174,14 @@ def doctor(args: argparse.Namespace) -> int:
     report(writable, "state folder", str(store.root))
     holder = current_holder(store.lock_path)
     report(True, "release lock", f"held by {holder.describe()}" if holder else "free")
-    for section, provider in (("image", config.image), ("deploy", config.deploy), ("metrics", config.metrics), ("smoke", config.smoke), ("notify", config.notify)):
-        name = provider.provider
-        if name not in KNOWN[section]:
-            report(False, section, f"unknown provider {name!r}")
-        elif (section, name) in LATER:
-            report(False, section, f"{name}: {LATER[(section, name)]} is not available in this version yet")
-        else:
-            report(True, section, name)
-        for key, value in provider.settings.items():
-            if key.endswith("_env") and isinstance(value, str):
-                present = bool(os.environ.get(value))
-                report(present, f"{section}.{key}", f"{value} is {'set' if present else 'not set'}")
+    from shipdeck.core.clock import SystemClock
+    from shipdeck.core.providers.wiring import check_providers
+
+    if config.rehearsal:
+        report(True, "demo world", "[sandbox] config: simulated providers, nothing real is touched")
+    if config.deploy.provider == "none":
+        report(False, "deploy: none", "nothing can deploy: configure [deploy] (see README, Providers)")
+    for row in check_providers(config, SystemClock(), args.repo):
+        report(row.ok, row.what, plain(row.detail))
     print(f"\n{problems} problem(s)" if problems else "\nall checks passed")
     return 1 if problems else 0

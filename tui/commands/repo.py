@@ -77,19 +77,28 @@ def check_migrations(args: argparse.Namespace) -> int:
 
 
 def init(args: argparse.Namespace) -> int:
-    from shipdeck.core.config_writer import default_sections, render
+    from shipdeck.core.config_writer import default_sections, provider_examples, render
+    from shipdeck.core.providers.registry import production_registry
+    from shipdeck.core.repo_facts import detect
+    from shipdeck.core.store import identity
 
     path = args.config
     if path.exists() and not args.force:
         print(f"shipdeck: {path} already exists; pass --force to overwrite it", file=sys.stderr)
         return 2
-    remote = subprocess.run(["git", "-C", str(args.repo), "config", "--get", "remote.origin.url"], capture_output=True, text=True).stdout.strip()
-    name = args.repo.resolve().name
-    text = render(default_sections(name, remote))
+    if _not_a_repository(args):
+        return 2
+    facts = detect(args.repo)
+    text = render(default_sections(facts, identity())) + provider_examples(production_registry().specs())
     path.write_text(text, encoding="utf-8")
     try:
         load_config(path)  # what init writes must load; a broken template is a bug, not a user error
     except ConfigError as error:
         raise AssertionError(f"init wrote an invalid config: {error}") from None
-    print(f"wrote {path}: review roles, environments and providers before the first release", file=sys.stderr)
+    found = [f"main branch {facts.main_branch}", f"develop branch {facts.develop_branch or 'none (releases cut from main)'}"]
+    found.append(f"GitHub {facts.github_slug}" if facts.github_slug else "no GitHub remote (no compare links)")
+    found.append(f"migrations in {', '.join(facts.migration_folders)}" if facts.migration_folders else "no Alembic migrations folder")
+    print(f"wrote {path} ({'; '.join(found)}).", file=sys.stderr)
+    print("Next: put real people in [roles], your URLs in [environments], and configure [deploy] and [metrics];", file=sys.stderr)
+    print("then `shipdeck doctor`. Nothing in it is simulated: until a provider is configured, its steps wait for you.", file=sys.stderr)
     return 0
