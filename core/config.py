@@ -79,6 +79,7 @@ class WatchConfig:
     post_release: float = 7200.0
     breach_for: float = 120.0
     blind_after: float = 120.0
+    baseline_window: float = 3600.0  # the stretch before the deploy a series' baseline is measured over
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "project": {"name", "remote", "main_branch", "develop_branch", "compare_url", "state_dir"},
     "release": {"branch_pattern", "hotfix_branch_pattern", "tag_pattern", "window", "approvals", "rollback_roles", "announce_channel", "success_channel"},
     "release.window": {"days", "start", "end", "timezone", "always"},
-    "watch": {"deploy_window", "post_release", "breach_for", "blind_after"},
+    "watch": {"deploy_window", "post_release", "breach_for", "blind_after", "baseline_window"},
     "migrations": {"directories"},
 }
 
@@ -358,6 +359,7 @@ def parse_config(path: Path, data: Mapping[str, Any], text: str = "", registry: 
         post_release=reader.duration("watch.post_release", 7200.0),
         breach_for=reader.duration("watch.breach_for", 120.0),
         blind_after=reader.duration("watch.blind_after", 120.0),
+        baseline_window=reader.duration("watch.baseline_window", 3600.0),
     )
     metrics_interval = reader.duration("metrics.interval", 10.0)
     if metrics_interval <= 0:

@@ -26,7 +26,8 @@ class EventKind(str, Enum):
     OUTCOME = "outcome"  # key, status: done|not_done|failed, result
     PRODUCTION_CHANGED = "production_changed"  # version, step
     WATCH_STARTED = "watch_started"  # step, duration, interval: the observed-time accounting starts
-    SAMPLE = "sample"  # series, at, value (None = no data), error?, backfilled?
+    SAMPLE = "sample"  # series, at, value (None = no data), error?, backfilled?, data_at?, budget?
+    BASELINE_MEASURED = "baseline_measured"  # values {series: value|None}, start, end: before the deploy
     BREACH_CONFIRMED = "breach_confirmed"  # series, value, threshold, since, breach_at, samples
     ROLLBACK_REQUESTED = "rollback_requested"  # by, reason, target, automatic, breaches
     RELEASE_ABORTED = "release_aborted"  # by, reason

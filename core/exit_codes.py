@@ -6,6 +6,7 @@ from enum import IntEnum
 
 from .machine import current_step, phase_of
 from .model import Health, Phase, Release, StepStatus
+from .watching import acting
 
 
 class ExitCode(IntEnum):
@@ -30,14 +31,14 @@ def exit_code_for(state: Release) -> ExitCode:
         return ExitCode.PAGE
     production_changed = state.production_runs_new_version
     step = current_step(state)
-    if production_changed and state.announced_healthy and not any(h.health is Health.BREACH for h in state.series):
+    if production_changed and state.announced_healthy and not any(h.health is Health.BREACH for h in acting(state.series)):
         # Released and announced healthy: a post-release step (merge, notes) waits for a person.
         if step is None or step.spec.id != "post.watch" or step.status is not StepStatus.WAITING:
             return ExitCode.WAITING
     if production_changed:
         # Production runs the new version and the engine cannot vouch for it: blind metrics,
         # a failed check with nothing to roll back to, an unresolved breach.
-        if any(h.health in (Health.BLIND, Health.BREACH) for h in state.series):
+        if any(h.health in (Health.BLIND, Health.BREACH) for h in acting(state.series)):
             return ExitCode.PAGE
         if step is not None and step.status is StepStatus.FAILED:
             return ExitCode.PAGE

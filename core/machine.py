@@ -319,6 +319,11 @@ def _sample(state: Release, event: Event) -> Release:
     name = event.data["series"]
     at = float(event.data.get("at", event.at))
     value = usable(event.data.get("value"))
+    budget = event.data.get("budget")
+    if isinstance(budget, list) and len(budget) == 3:
+        state = replace(state, metrics_budget=(int(budget[0]), int(budget[1]), float(budget[2])))
+    elif "budget" in event.data:
+        state = replace(state, metrics_budget=None)
     watch = active_watch(state)
     started_at = watch.started_at if watch is not None else None
     series = []
@@ -335,6 +340,14 @@ def _sample(state: Release, event: Event) -> Release:
     watch = account(watch, at, state.watch_policy.blind_after)
     watches = tuple(watch if w.step == watch.step else w for w in state.watches)
     return replace(state, series=tuple(series), watches=watches)
+
+
+def _baseline_measured(state: Release, event: Event) -> Release:
+    values = event.data.get("values") or {}
+    series = tuple(
+        replace(h, measured_baseline=usable(values.get(h.spec.name))) if h.spec.name in values else h for h in state.series
+    )
+    return replace(state, series=series)
 
 
 def _breach_confirmed(state: Release, event: Event) -> Release:
@@ -407,6 +420,7 @@ _HANDLERS = {
     EventKind.WATCH_STARTED: _watch_started,
     EventKind.SAMPLE: _sample,
     EventKind.BREACH_CONFIRMED: _breach_confirmed,
+    EventKind.BASELINE_MEASURED: _baseline_measured,
     EventKind.ROLLBACK_REQUESTED: _rollback_requested,
     EventKind.RELEASE_ABORTED: _aborted,
     EventKind.RELEASE_FAILED: _failed,

@@ -229,6 +229,7 @@ class SeriesHealth:
     blind_since: float | None = None
     was_blind: bool = False  # blind at any point of the current watch
     peak: float | None = None  # highest value in the current watch
+    measured_baseline: float | None = None  # the series' mean before the deploy (journaled)
     samples: int = 0  # samples with data in the current watch
     recent: tuple[tuple[float, float | None], ...] = ()  # the last samples: evidence for decisions
 
@@ -310,6 +311,8 @@ class Release:
     # its result replays the recorded result on resume instead of acting again.
     outcomes: Mapping[str, OutcomeRecord] = field(default_factory=dict)
     watches: tuple[WatchState, ...] = ()
+    # The metrics source's rate-limit budget when it last ran low: (remaining, limit, reset_in).
+    metrics_budget: tuple[int, int, float] | None = None
     rollback: Rollback | None = None
     aborted_by: str = ""
     abort_reason: str = ""

@@ -18,6 +18,7 @@ SETTING_KEYS: dict[str, tuple[str, bool]] = {
     "breach_for": ("watch.breach_for", True),
     "blind_after": ("watch.blind_after", True),
     "metrics_interval": ("metrics.interval", True),
+    "baseline_window": ("watch.baseline_window", True),
     "announce_channel": ("release.announce_channel", False),
     "success_channel": ("release.success_channel", False),
     "window": ("release.window", False),
@@ -34,6 +35,7 @@ def settings_from_config(config: Config) -> dict[str, Any]:
         "breach_for": float(config.watch.breach_for),
         "blind_after": float(config.watch.blind_after),
         "metrics_interval": float(config.metrics_interval),
+        "baseline_window": float(config.watch.baseline_window),
         "announce_channel": config.release.announce_channel,
         "success_channel": config.release.success_channel,
         "window": {

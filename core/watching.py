@@ -142,7 +142,12 @@ def note_series_blind_period(watch: WatchState, before: SeriesHealth, after: Ser
 
 
 def breached_series(state: Release) -> list[SeriesHealth]:
-    return [h for h in state.series if h.health is Health.BREACH]
+    """Series in a sustained breach that count: a shadow series is shown, never acted on."""
+    return [h for h in state.series if h.health is Health.BREACH and not h.spec.shadow]
+
+
+def acting(series: Sequence[SeriesHealth]) -> list[SeriesHealth]:
+    return [h for h in series if not h.spec.shadow]
 
 
 def describe_breach(health: SeriesHealth) -> str:
@@ -154,7 +159,7 @@ def describe_breach(health: SeriesHealth) -> str:
 
 def pending_breaches(series: Sequence[SeriesHealth]) -> list[SeriesHealth]:
     """Series above their rollback line whose breach is not yet sustained: the watch stays open."""
-    return [h for h in series if h.above_since is not None and h.health is Health.WARN]
+    return [h for h in acting(series) if h.above_since is not None and h.health is Health.WARN]
 
 
 @dataclass(frozen=True)
@@ -175,7 +180,11 @@ def _evidence(state: Release, watch: WatchState) -> dict[str, str]:
         unit = health.spec.unit
         limit = f" (rollback above {health.spec.rollback_above:g}{unit})" if health.spec.rollback_above is not None else ""
         peak = "no data" if health.peak is None else f"peak {health.peak:g}{unit}"
-        evidence[health.spec.name] = f"{peak}{limit}, {health.samples} samples"
+        before = "" if health.measured_baseline is None else f", {health.measured_baseline:g}{unit} before the deploy"
+        shadow = " [shadow: never acted on]" if health.spec.shadow else ""
+        evidence[health.spec.name] = f"{peak}{limit}, {health.samples} samples{before}{shadow}"
+        if health.spec.query:
+            evidence[f"{health.spec.name} query"] = health.spec.query
     evidence["observed"] = f"{format_duration(watch.observed)} of {format_duration(watch.duration)}"
     if watch.missed:
         evidence["missed"] = f"{format_duration(watch.missed)} not observed (blind)"
@@ -205,7 +214,7 @@ def watch_verdict(state: Release, step_id: str) -> WatchVerdict:
     if pending:
         names = ", ".join(describe_breach(h) for h in pending)
         return WatchVerdict(False, False, f"held open: {names}, not yet sustained", evidence)
-    blind = sorted({h.spec.name for h in state.series if h.was_blind or h.health is Health.BLIND})
+    blind = sorted({h.spec.name for h in acting(state.series) if h.was_blind or h.health is Health.BLIND})
     if watch.missed:
         blind = sorted(set(blind) | {"all series"})
     if blind:
@@ -216,7 +225,7 @@ def watch_verdict(state: Release, step_id: str) -> WatchVerdict:
             "Check by hand, then waive with a reason, or roll back",
             evidence,
         )
-    missing = [h.spec.name for h in state.series if h.samples == 0]
+    missing = [h.spec.name for h in acting(state.series) if h.samples == 0]
     if missing:
         return WatchVerdict(True, False, f"no sample at all for {', '.join(missing)}: production health is unknown", evidence)
     breaches = breached_series(state)

@@ -26,6 +26,7 @@ def test_settings_are_plain_seconds_channels_and_the_window() -> None:
         "breach_for": 120.0,
         "blind_after": 90.0,
         "metrics_interval": 10.0,
+        "baseline_window": 3600.0,
         "announce_channel": "eng",
         "success_channel": "general",
         "window": {"days": ["fri"], "start": "14:00", "end": "17:00", "timezone": "America/Los_Angeles", "always": False},

@@ -143,3 +143,19 @@ def test_peaks_and_sample_counts_are_per_watch_and_replayed_from_the_journal() -
     error_rate = state.series_health("error_rate")
     assert error_rate.peak == 2.5 and error_rate.samples == 3
     assert fold(script.events) == state
+
+
+def test_a_shadow_series_is_watched_and_shown_but_never_acted_on() -> None:
+    script = watching(duration=120.0)
+    event = script.events[0]
+    data = dict(event.data)
+    data["series"] = [dict(s, shadow=(s["name"] == "p95_latency")) for s in data["series"]]
+    script.events[0] = type(event)(event.kind, data, at=event.at, seq=event.seq)
+    t0 = script.at
+    polls(script, t0, t0 + 240, p95_latency=2600.0)  # far above its rollback line, for long enough
+    state = fold(script.events)
+    assert state.series_health("p95_latency").health is Health.BREACH
+    assert not any(isinstance(action, RequestRollback) for action in next_actions(state, Policy(auto=True)))
+    verdict = watch_verdict(state, "watch")
+    assert verdict.finished and verdict.healthy, verdict.text
+    assert "shadow" in verdict.evidence["p95_latency"]

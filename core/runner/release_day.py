@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from ..events import EventKind
 from ..model import Intent
-from ..providers.base import DeployProgress, DeployResult
-from .effects import Effect, Unknown
+from ..providers.base import DeployProgress, DeployResult, ProviderError
+from .effects import Effect, Unknown, perform
 from .preflight import render_notes
 from .steps import git_plan, handler
 
@@ -128,11 +129,57 @@ async def deploy_version(ctx: StepContext, tag: str) -> None:
             raise Unknown(f"the deployer could not say what happened to {intent.key}")
         return await changed(_effect_of(result))
 
+    if ctx.state.rollback is None:
+        await measure_baseline(ctx)
     effect = await ctx.perform("deploy", {"tag": tag}, act, reconcile)
     if effect is None:
         return
     await changed(effect)  # an outcome replayed after a crash between it and the production change
+    if effect.ok:
+        await mark_deploy(ctx, tag)
     await ctx.finish(effect)
+
+
+async def measure_baseline(ctx: StepContext) -> None:
+    """Each series' level before the deploy, journaled once: "now vs before" in every verdict."""
+    metrics = ctx.services.metrics
+    baseline = getattr(metrics, "baseline", None)
+    if baseline is None or any(h.measured_baseline is not None for h in ctx.state.series):
+        return
+    end = ctx.clock.now()
+    start = end - float(ctx.setting("baseline_window"))
+    names = [h.spec.name for h in ctx.state.series]
+    try:
+        values = await asyncio.wait_for(baseline(names, start, end), timeout=30.0)
+    except (ProviderError, asyncio.TimeoutError) as error:
+        await ctx.emit(EventKind.NOTE, {"message": f"no baseline before the deploy: {error or 'timed out'}; verdicts compare with the configured baselines only"})
+        return
+    await ctx.emit(EventKind.BASELINE_MEASURED, {"values": dict(values), "start": start, "end": end})
+
+
+async def mark_deploy(ctx: StepContext, tag: str) -> None:
+    """A deploy (or rollback) marker where the metrics live; reported, never blocking."""
+    metrics = ctx.services.metrics
+    mark = getattr(metrics, "mark", None)
+    if mark is None:
+        return
+    rollback = ctx.state.rollback
+    kind = "rollback" if rollback is not None else "deploy"
+    previous = rollback.from_version if rollback is not None else (ctx.state.previous_tag or "")
+    started_at = ctx.step.started_at or ctx.clock.now()
+
+    async def act(key: str) -> Effect:
+        warnings = await mark(kind, tag, previous, started_at, ctx.clock.now())
+        return Effect(not warnings, "; ".join(warnings) or f"{kind} marker for {tag} posted")
+
+    async def reconcile(intent: Intent) -> Effect | None:
+        return None  # the marker's id is stable: posting it again is counted once
+
+    result = await perform(
+        ctx.runner, step_id=f"{ctx.step_id}.marker", key=f"{ctx.key}:marker", action="mark", params={"kind": kind, "tag": tag}, act=act, reconcile=reconcile
+    )
+    if isinstance(result, Effect) and not result.ok and not result.replayed:
+        await ctx.emit(EventKind.NOTE, {"message": f"{kind} marker: {result.summary}"})
 
 
 @handler("deploy")

@@ -45,7 +45,10 @@ async def watch(ctx: StepContext, duration: float) -> None:
             break
         state = ctx.state.watch(ctx.step_id)
         remaining = state.remaining if state is not None else interval
-        await ctx.clock.sleep(min(interval, remaining) if remaining > 0 else interval)
+        pace = getattr(metrics, "next_poll_in", None)
+        # A source running low on its rate-limit budget stretches the poll before it runs out.
+        every = max(interval, float(pace(interval))) if pace is not None else interval
+        await ctx.clock.sleep(min(every, remaining) if remaining > 0 else every)
     if verdict.healthy:
         await ctx.passed(verdict.text, verdict.evidence)
     else:
@@ -88,14 +91,37 @@ async def _poll(ctx: StepContext, metrics: Any, names: Sequence[str], interval: 
         points = [MetricPoint(n, now, None) for n in names]
     seen = {p.series for p in points}
     points += [MetricPoint(n, now, None) for n in names if n not in seen]
-    for point in points:
+    budget = _budget(metrics)
+    for index, point in enumerate(points):
         if point.series in names:
             # The poll time, not the data's own timestamp, is what the watch observed.
-            await _sample(ctx, point.series, now, point.value, error=error, data_at=point.at)
+            await _sample(ctx, point.series, now, point.value, error=error, data_at=point.at, budget=budget if index == 0 else None)
+
+
+def _budget(metrics: Any) -> list[float] | None:
+    """The source's rate-limit budget when it runs low ([] when it is fine again), else None."""
+    budget = getattr(metrics, "budget", None)
+    if budget is None or not hasattr(budget, "remaining"):
+        return None
+    low = bool(getattr(budget, "low", False))
+    if not low:
+        return []
+    import time as _time
+
+    reset_in = budget.reset_in(_time.monotonic()) if hasattr(budget, "reset_in") else float(getattr(budget, "reset", 0.0))
+    return [int(budget.remaining), int(budget.limit), round(float(reset_in), 1)]
 
 
 async def _sample(
-    ctx: StepContext, series: str, at: float, value: object, *, error: str = "", data_at: float | None = None, backfilled: bool = False
+    ctx: StepContext,
+    series: str,
+    at: float,
+    value: object,
+    *,
+    error: str = "",
+    data_at: float | None = None,
+    backfilled: bool = False,
+    budget: list[float] | None = None,
 ) -> None:
     from ..watching import usable
 
@@ -108,6 +134,8 @@ async def _sample(
         data["data_at"] = data_at
     if backfilled:
         data["backfilled"] = True
+    if budget is not None and (budget or ctx.state.metrics_budget is not None):
+        data["budget"] = budget  # only when it is low, or to say it no longer is
     await ctx.emit(EventKind.SAMPLE, data)
 
 
@@ -123,6 +151,7 @@ async def _confirm_breaches(ctx: StepContext) -> None:
                     "threshold": health.spec.rollback_above,
                     "since": health.above_since,
                     "breach_at": health.breach_at,
+                    "query": health.spec.query,
                     "sustained_for": ctx.state.watch_policy.breach_for,
                     "samples": [list(s) for s in health.recent],
                 },
