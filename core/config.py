@@ -177,7 +177,7 @@ class _Reader:
             node = node.get(part, {}) if isinstance(node, Mapping) else {}
             if not isinstance(node, Mapping):
                 raise self.error(key, f"expected a table, found {type(node).__name__}")
-        return node
+        return node  # type: ignore[no-any-return]  # checked to be a Mapping above
 
     def check_keys(self, key: str, allowed: set[str], owner: str = "") -> None:
         """Refuse a key of table `key` not in `allowed`; `owner` says whose keys they are."""
@@ -417,14 +417,14 @@ def _provider(reader: _Reader, section: str, registry: Registry) -> ProviderConf
 
 
 def _clock(reader: _Reader, key: str, default: str) -> str:
-    value = reader.get(key, str, default)
+    value: str = reader.get(key, str, default)
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
         raise reader.error(key, f"expected a 24-hour time like \"14:00\", found {value!r}")
     return value
 
 
 def _timezone(reader: _Reader, key: str, default: str) -> str:
-    value = reader.get(key, str, default)
+    value: str = reader.get(key, str, default)
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:

@@ -7,7 +7,7 @@ replays into the same state. The phase is never stored; it follows from the step
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping
 
 from .events import Event, EventKind
 from .model import (
@@ -214,7 +214,7 @@ def _step_waiting(state: Release, event: Event) -> Release:
     )
 
 
-def _step_finished(status: StepStatus):
+def _step_finished(status: StepStatus) -> Callable[[Release, Event], Release]:
     def handler(state: Release, event: Event) -> Release:
         step = state.step(event.data["step"])
         if step is None or step.status.finished:

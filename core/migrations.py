@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["Finding", "MigrationCheckError", "MigrationReport", "check_migrations", "find_version_folders", "render_report"]
 
@@ -86,7 +87,7 @@ class MigrationReport:
         """Checked, and nothing destructive found."""
         return self.checked and not self.findings
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "from": self.from_ref, "to": self.to_ref, "checked": self.checked, "safe": self.safe,
             "folders": list(self.folders), "searched": list(self.searched),

@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .sanitize import plain
 
@@ -112,7 +112,7 @@ def iter_commits(repo_path: Path | str, from_ref: str | None, to_ref: str) -> It
         assert process.stdout is not None and process.stderr is not None
         pending = b""
         fields: list[str] = []
-        while chunk := process.stdout.read1(1 << 16):
+        while chunk := process.stdout.read1(1 << 16):  # type: ignore[attr-defined]  # a BufferedReader
             parts = (pending + chunk).split(b"\x00")
             pending = parts.pop()  # a field git has not finished writing
             fields.extend(part.decode("utf-8", errors="replace") for part in parts)
@@ -202,7 +202,7 @@ class ReleaseNotes:
             lines += ["---", "", f"[Full Changelog]({self.compare_url})"]
         return "\n".join(lines).rstrip("\n") + "\n"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the sections as published and every commit with its section."""
         return {
             "version": self.version,
@@ -240,7 +240,7 @@ class _Rule:
     section: str
 
 
-def _compile_rules(rules: Sequence[Mapping]) -> list[_Rule]:
+def _compile_rules(rules: Sequence[Mapping[str, Any]]) -> list[_Rule]:
     compiled = []
     for index, rule in enumerate(rules):
         section = str(rule.get("section", ""))
@@ -344,7 +344,7 @@ def build_notes(
     previous_tag: str | None,
     date: dt.date,
     compare_url: str = "",
-    rules: Sequence[Mapping] = (),
+    rules: Sequence[Mapping[str, Any]] = (),
     classified: Mapping[str, _Classified] | None = None,
 ) -> ReleaseNotes:
     """Classify ``commits`` (newest first, as ``collect_commits`` returns them).

@@ -80,10 +80,10 @@ def _differs(journaled: Any, current: Any, is_duration: bool) -> bool:
         try:
             return abs(float(journaled) - float(current)) > 1e-9
         except (TypeError, ValueError):
-            return journaled != current
+            return bool(journaled != current)
     if isinstance(journaled, (list, tuple)) and isinstance(current, (list, tuple)):
         return list(journaled) != list(current)
-    return journaled != current
+    return bool(journaled != current)
 
 
 def _shown(value: Any, is_duration: bool) -> str:

@@ -24,7 +24,7 @@ from .machine import phase_of
 from .model import Release, ReleaseType
 from .plan import build_plan, rollback_plan
 from .release_settings import describe_changes, settings_from_config
-from .runner import Runner
+from .runner import Runner, Services
 from .store import NoActiveRelease, ReleaseInProgress, Store, identity, store_for
 from .versioning import tag_to_version, version_to_tag
 
@@ -270,7 +270,7 @@ def _runner(opening: _Opening, options: Options, journal: Journal, events: list[
     )
 
 
-def _takeover_notes(lock: ReleaseLock, holder: Holder, services) -> list[str]:
+def _takeover_notes(lock: ReleaseLock, holder: Holder, services: Services) -> list[str]:
     """What taking over a dead holder's lock found, and the git lock files it cleared."""
     if lock.previous is None:
         return []
@@ -330,7 +330,7 @@ def _release_id(events: list[Event]) -> str:
     return str(events[0].data["id"]) if events else "unknown"
 
 
-def _start(config: Config, options: Options, store: Store, services, clock: Clock, person: str):
+def _start(config: Config, options: Options, store: Store, services: Services, clock: Clock, person: str) -> tuple[Journal, list[Event], str]:
     try:
         release_type = ReleaseType(options.release_type)
     except ValueError:

@@ -40,7 +40,7 @@ class Version:
     def is_prerelease(self) -> bool:
         return bool(self.prerelease)
 
-    def _precedence(self) -> tuple:
+    def _precedence(self) -> tuple[object, ...]:
         # A release sorts after all of its pre-releases, hence the (1,) sentinel; numeric
         # identifiers sort below alphanumeric ones, as semver section 11 prescribes.
         if not self.prerelease:

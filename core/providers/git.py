@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shipdeck.core.providers.git_planning import GitPlan, ReleasePlanner
-from shipdeck.core.providers.git_repo import GitReleaseError, NothingToRelease, ReleasePlanError
+from .git_planning import GitPlan, ReleasePlanner
+from .git_repo import GitReleaseError, NothingToRelease, ReleasePlanError
 
 __all__ = [
     "CutResult",

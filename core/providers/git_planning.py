@@ -12,13 +12,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipdeck.core.providers.git_repo import (
+from .git_repo import (
     GitReleaseError,
     GitRepository,
     NothingToRelease,
     ReleasePlanError,
 )
-from shipdeck.core.versioning import (
+from ..versioning import (
     RELEASE_TYPES,
     Version,
     bump,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import git
 
-from shipdeck.core.providers.base import ProviderError
-from shipdeck.core.providers.git_locks import clear_stale_locks, lock_in_message, stale_lock_hint
+from .base import ProviderError
+from .git_locks import clear_stale_locks, lock_in_message, stale_lock_hint
 
 __all__ = ["GitReleaseError", "GitRepository", "NothingToRelease", "ReleasePlanError"]
 

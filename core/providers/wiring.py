@@ -93,6 +93,10 @@ def build_services(
     )
 
 
+async def _run(check: Any, ctx: BuildContext) -> list[Check]:
+    return list(await check(ctx))
+
+
 def check_providers(config: Config, clock: Clock, repo_path: Path | None, environment: str = "production") -> list[Check]:
     """`shipdeck doctor`: every configured provider's own check (credentials, reachable, allowed)."""
     registry = registry_for(config)
@@ -115,7 +119,7 @@ def check_providers(config: Config, clock: Clock, repo_path: Path | None, enviro
             rows.append(Check(True, label, spec.summary))
             continue
         try:
-            rows.extend(asyncio.run(spec.check(ctx)))
+            rows.extend(asyncio.run(_run(spec.check, ctx)))
         except MissingSecret as error:
             rows.append(Check(False, label, f"not checked: {error}"))
         except Exception as error:  # a check that could not run is never a pass

@@ -12,6 +12,7 @@ from ..window import describe_window, window_status
 from .steps import handler
 
 if TYPE_CHECKING:
+    from ..notes import ReleaseNotes
     from .context import StepContext
 
 
@@ -121,9 +122,10 @@ def _write_notes(path: Any, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def render_notes(ctx: StepContext):  # -> ReleaseNotes
+def render_notes(ctx: StepContext) -> ReleaseNotes:
     from ..notes import notes_for_range
 
+    assert ctx.services.repo_path is not None, "planned releases always have a repository"
     data = ctx.state.settings["git"]
     return notes_for_range(
         ctx.services.repo_path,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 from ..model import StepKind
 
 if TYPE_CHECKING:
+    from ..providers.git import GitPlan
     from .context import StepContext
 
 Handler = Callable[["StepContext"], Awaitable[None]]
@@ -50,7 +51,7 @@ def _load_families() -> None:
     from . import post_release, preflight, release_day, rollback, watch_step  # noqa: F401
 
 
-def git_plan(ctx: StepContext):  # -> GitPlan
+def git_plan(ctx: StepContext) -> GitPlan:
     from ..providers.git import GitPlan
 
     return GitPlan(**ctx.state.settings["git"])

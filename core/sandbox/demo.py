@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config_writer import render
+from ..config_writer import Section, render
 from ..store import identity
 from .demo_repo import build_demo_repo
 from .simulated import SCENARIOS
@@ -27,7 +27,7 @@ PACES = {
 }
 
 
-def demo_sections(scenario: str, captain: str, *, pace: str = "demo") -> list:
+def demo_sections(scenario: str, captain: str, *, pace: str = "demo") -> list[Section]:
     """Config for the demo: everything simulated, windows in seconds, the captain holds every role."""
     deploy_for, window, post, breach, per_check = PACES[pace]
     watch = {"deploy_window": window, "post_release": post, "breach_for": breach, "blind_after": breach}

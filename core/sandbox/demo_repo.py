@@ -142,9 +142,9 @@ class _Stream:
         changes = dict(changes or {})
         if merge is not None:
             # A clean merge's tree holds the merged branch's files as well.
-            for path, text in self.files[merge].items():
-                if tree.get(path) != text:
-                    changes.setdefault(path, text)
+            for path, merged_text in self.files[merge].items():
+                if tree.get(path) != merged_text:
+                    changes.setdefault(path, merged_text)
         committer = f"{DEMO_IDENTITY[0]} <{DEMO_IDENTITY[1]}> {self.clock} +0000"
         out = [f"commit refs/heads/{branch}", f"mark :{self.mark}"]
         out.append(f"author {name} <{email}> {self.clock} +0000")
