@@ -155,6 +155,7 @@ def _started(event: Event) -> Release:
         ),
         production_version=data.get("production_version", ""),
         settings=data.get("settings", {}),
+        rehearsal=bool(data.get("rehearsal", False)),
         rollback=rollback,
     )
 

@@ -319,6 +319,7 @@ class Release:
     failure: str = ""
     last_seq: int = 0
     settings: Mapping[str, Any] = field(default_factory=dict)
+    rehearsal: bool = False  # simulated providers (a demo world or --rehearse): marked everywhere
 
     @property
     def started(self) -> bool:

@@ -240,6 +240,7 @@ def _start_rollback(
         "watch": {"breach_for": config.watch.breach_for, "blind_after": config.watch.blind_after},
         "production_version": from_version,
         "settings": settings_from_config(config),
+        "rehearsal": config.rehearsal,
         "rollback": {"by": person, "reason": reason, "target": target, "from_version": from_version, "automatic": False},
     }
     return journal, [journal.append(EventKind.RELEASE_STARTED, data, clock.now())]
@@ -369,6 +370,7 @@ def _start(config: Config, options: Options, store: Store, services: Services, c
         # What the journals say production runs; "" when they do not know (never a tag's guess).
         "production_version": ledger.production() or "",
         "settings": {"git": dataclasses.asdict(git_plan), **settings_from_config(config)},
+        "rehearsal": config.rehearsal,
     }
     event = journal.append(EventKind.RELEASE_STARTED, data, clock.now())
     return journal, [event], release_type.value

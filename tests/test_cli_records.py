@@ -65,7 +65,7 @@ def test_rollback_after_a_release_is_done_is_a_journaled_rollback_of_its_own(tmp
     assert "Traceback" not in rolled.stderr
     assert _world(world)["production_tag"] == "v1.3.0"
     posts = [p["text"] for p in _world(world)["posts"]]
-    assert posts[-2:] == ["Rolling back v1.4.0 to v1.3.0: support queue on fire", "Rolled back to v1.3.0 due to support queue on fire"]
+    assert posts[-2:] == ["[rehearsal] Rolling back v1.4.0 to v1.3.0: support queue on fire", "[rehearsal] Rolled back to v1.3.0 due to support queue on fire"]
 
     release, rollback = _journals(world)
     started = rollback[0]["data"]
@@ -243,7 +243,7 @@ def test_a_rollback_killed_mid_deploy_resumes_without_deploying_twice(tmp_path: 
     deploys = [d["tag"] for d in _world(world)["deploys"].values()]
     assert deploys == ["v1.4.0", "v1.3.0"]
     assert _world(world)["production_tag"] == "v1.3.0"
-    assert [p["text"] for p in _world(world)["posts"]][-1] == "Rolled back to v1.3.0 due to checkout broken"
+    assert [p["text"] for p in _world(world)["posts"]][-1] == "[rehearsal] Rolled back to v1.3.0 due to checkout broken"
     assert Ledger.from_store(_store(world)).production() == "v1.3.0"
 
 

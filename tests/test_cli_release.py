@@ -63,14 +63,14 @@ def test_demo_scenarios_through_the_cli(tmp_path: Path) -> None:
     assert merged.returncode == 0, "the release branch was not merged into main on origin"
     assert _world_json(tmp_path / "healthy")["production_tag"] == "v1.4.0"
     posts = [p["text"] for p in _world_json(tmp_path / "healthy")["posts"]]
-    assert posts == ["Deploying v1.4.0 to prod", "v1.4.0 deployed successfully"]
+    assert posts == ["[rehearsal] Deploying v1.4.0 to prod", "[rehearsal] v1.4.0 deployed successfully"]
 
     code, out, err = results["regression"]
     assert code == 3, err
     assert "ROLLBACK to v1.3.0 requested automatically: sustained breach" in out
     world = _world_json(tmp_path / "regression")
     assert world["production_tag"] == "v1.3.0"
-    assert any(p["text"].startswith("Rolled back to v1.3.0 due to sustained breach") for p in world["posts"])
+    assert any(p["text"].startswith("[rehearsal] Rolled back to v1.3.0 due to sustained breach") for p in world["posts"])
     assert "rolled back to v1.3.0" in err
     state = _final_state(tmp_path / "regression")  # the evidence survives the rollback
     assert state.step("watch").status.value == "failed" and "sustained breach" in state.step("watch").summary
@@ -78,7 +78,8 @@ def test_demo_scenarios_through_the_cli(tmp_path: Path) -> None:
 
     code, out, err = results["blind"]
     assert code == 5, err
-    phases = {line.split()[1] for line in out.splitlines()}
+    assert all(line.startswith("[rehearsal] ") for line in out.splitlines())  # the demo is marked on every line
+    phases = {line.split()[2] for line in out.splitlines()}
     assert "watch" in phases and not phases & {"released", "finalize", "done"}
     assert "blind" in out and "PAGE A HUMAN" in err
 
@@ -95,9 +96,9 @@ def test_demo_scenarios_through_the_cli(tmp_path: Path) -> None:
     assert _world_json(tmp_path / "deploy-failure")["production_tag"] == "v1.3.0"
     assert "failed before production changed" in err
     posts = [p["text"] for p in _world_json(tmp_path / "deploy-failure")["posts"]]
-    assert posts[0] == "Deploying v1.4.0 to prod"  # and then what happened, not silence
+    assert posts[0] == "[rehearsal] Deploying v1.4.0 to prod"  # and then what happened, not silence
     # shipdeck never deployed this product, so it names no version it cannot know runs (the ledger)
-    assert posts[1].startswith("v1.4.0 was not deployed: Deploy to production failed") and posts[1].endswith("Production still runs the previous version")
+    assert posts[1].startswith("[rehearsal] v1.4.0 was not deployed: Deploy to production failed") and posts[1].endswith("Production still runs the previous version")
 
 
 def test_waiting_for_approval_exits_4_then_approve_elsewhere_and_resume(tmp_path: Path) -> None:
@@ -188,7 +189,7 @@ def test_killed_anywhere_resume_finishes_without_doing_anything_twice(tmp_path: 
     deploys = [d for d in _world_json(world.root)["deploys"].values() if d["tag"] == "v1.4.0"]
     assert len(deploys) == 1, deploys  # followed the running deploy instead of starting another
     posts = [p["text"] for p in _world_json(world.root)["posts"]]
-    assert posts == ["Deploying v1.4.0 to prod", "v1.4.0 deployed successfully"]
+    assert posts == ["[rehearsal] Deploying v1.4.0 to prod", "[rehearsal] v1.4.0 deployed successfully"]
     assert "v1.4.0" in remote_tags(world.origin)
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
 

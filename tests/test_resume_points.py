@@ -69,7 +69,7 @@ def test_crash_between_journal_lines_then_resume(tmp_path: Path, step: str, kind
 
     assert phase_of(state) is Phase.DONE
     world_state = json.loads((world.root / "world.json").read_text(encoding="utf-8"))
-    assert [p["text"] for p in world_state["posts"]] == ["Deploying v1.4.0 to prod", "v1.4.0 deployed successfully"]
+    assert [p["text"] for p in world_state["posts"]] == ["[rehearsal] Deploying v1.4.0 to prod", "[rehearsal] v1.4.0 deployed successfully"]
     assert [d["tag"] for d in world_state["deploys"].values()] == ["v1.4.0"]
     events = [json.loads(line) for line in resumed.runner.journal.path.read_text(encoding="utf-8").splitlines()]
     changes = [e for e in events if e["kind"] == EventKind.PRODUCTION_CHANGED.value]

@@ -56,6 +56,7 @@ def test_demo_cockpit_in_tmux(tmp_path):
     try:
         shown = wait_for("waiting for approval")
         assert "PRE-RELEASE" in shown and "Roll back" in shown
+        assert "REHEARSAL v1.4.0" in shown  # a demo is marked as such on the screen too
         assert "unavailable" in shown  # the rollback control says why before the deploy
         assert all(len(line) <= 80 for line in shown.splitlines())
 

@@ -74,7 +74,8 @@ def describe(event: Event, state: Release) -> str:
     else:
         text = f"{kind.value}: {json.dumps(dict(data), sort_keys=True)}"
     clock = time.strftime("%H:%M:%S", time.localtime(event.at))
-    return f"{clock} {phase_of(state).value:<13} {plain(text)}"
+    mark = "[rehearsal] " if state.rehearsal else ""  # nothing simulated passes for real
+    return f"{mark}{clock} {phase_of(state).value:<13} {plain(text)}"
 
 
 class HeadlessPrinter:
@@ -89,6 +90,8 @@ class HeadlessPrinter:
         if self.json_lines:
             record = event.to_record()
             record["phase"] = phase_of(state).value
+            if state.rehearsal:
+                record["rehearsal"] = True
             line = json.dumps(record, sort_keys=True, ensure_ascii=True)
         else:
             line = describe(event, state)

@@ -162,6 +162,8 @@ class Runner:
             return
         notifier = self.services.notifier
         channel = str(self.state.settings.get("announce_channel", self.config.release.announce_channel))
+        if self.state.rehearsal:
+            text = f"[rehearsal] {text}"
 
         async def act(key: str) -> Effect:
             where = await notifier.post(channel, text, key)

@@ -58,6 +58,8 @@ async def check_image(ctx: StepContext) -> None:
 async def announce(ctx: StepContext, channel: str, text: str) -> None:
     """Post one announcement at most once; a failed post never blocks a release or a rollback."""
     notifier = ctx.services.notifier
+    if ctx.state.rehearsal:
+        text = f"[rehearsal] {text}"
 
     async def act(key: str) -> Effect:
         where = await notifier.post(channel, text, key)

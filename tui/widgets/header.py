@@ -44,6 +44,7 @@ class ReleaseHeader(Widget):
         phase = phase_of(state)
         elapsed = format_duration(now - state.started_at) if state.started_at else "—"
         first = Content.assemble(
+            ("REHEARSAL " if state.rehearsal else "", "$warning bold"),
             (plain(state.tag or "no release"), "$primary bold"),
             " ",
             (plain(state.release_type.value), "$foreground"),
