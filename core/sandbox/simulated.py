@@ -14,7 +14,7 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..clock import Clock
 from ..providers.base import (
@@ -41,17 +41,18 @@ class World:
         if not self.path.exists():
             self._write({"production_tag": initial_tag, "changed_at": 0.0, "deploys": {}, "posts": []})
 
-    def _read(self) -> dict:
-        return json.loads(self.path.read_text(encoding="utf-8"))
+    def _read(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+        return data
 
-    def _write(self, data: dict) -> None:
+    def _write(self, data: dict[str, Any]) -> None:
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
         temporary.replace(self.path)
 
     @property
     def production_tag(self) -> str:
-        return self._read()["production_tag"]
+        return str(self._read()["production_tag"])
 
     @property
     def changed_at(self) -> float:
@@ -67,15 +68,16 @@ class World:
         data["deploys"][key] = {"tag": tag, "stage": stage, "finished": finished}
         self._write(data)
 
-    def deploy_record(self, key: str) -> dict | None:
-        return self._read()["deploys"].get(key)
+    def deploy_record(self, key: str) -> dict[str, Any] | None:
+        record: dict[str, Any] | None = self._read()["deploys"].get(key)
+        return record
 
     def record_post(self, key: str, channel: str, text: str) -> None:
         data = self._read()
         data["posts"].append({"key": key, "channel": channel, "text": text})
         self._write(data)
 
-    def posts(self) -> list[dict]:
+    def posts(self) -> list[dict[str, Any]]:
         return list(self._read()["posts"])
 
 
