@@ -208,7 +208,10 @@ def watch_verdict(state: Release, step_id: str) -> WatchVerdict:
     if watch is None:
         return WatchVerdict(False, False, "the watch has not started", {})
     evidence = _evidence(state, watch)
-    if watch.remaining > 0:
+    # Missed time is blind, so that watch can no longer pass; it still runs on to observe its
+    # whole duration (a breach during the outage is then seen and rolled back), unless it has
+    # missed more than its whole length (every poll late: it would never end).
+    if watch.remaining > 0 and watch.missed < watch.duration:
         return WatchVerdict(False, False, f"watching: {format_duration(watch.observed)} of {format_duration(watch.duration)} observed", evidence)
     pending = pending_breaches(state.series)
     if pending:

@@ -159,3 +159,12 @@ def test_a_shadow_series_is_watched_and_shown_but_never_acted_on() -> None:
     verdict = watch_verdict(state, "watch")
     assert verdict.finished and verdict.healthy, verdict.text
     assert "shadow" in verdict.evidence["p95_latency"]
+
+
+def test_a_watch_whose_every_poll_is_late_still_ends_blind_at_its_length() -> None:
+    """Polls slower than blind_after observe nothing; the watch must end (blind), not run forever."""
+    script = watching(duration=300.0)
+    t0 = script.at
+    polls(script, t0 + 70, t0 + 350, every=70.0)
+    verdict = watch_verdict(fold(script.events), "watch")
+    assert verdict.finished and not verdict.healthy and verdict.text.startswith("blind")

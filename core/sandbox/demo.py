@@ -46,10 +46,13 @@ def demo_sections(scenario: str, captain: str, *, pace: str = "demo") -> list[Se
         ("", {"image": {"provider": "simulated"}}),
         ("", {"deploy": {"provider": "simulated", "duration": deploy_for, "tasks": 4}}),
         ("", {"environments": {"staging": {"url": "http://127.0.0.1:9/staging"}, "production": {"url": "http://127.0.0.1:9/"}}}),
-        ("", {"metrics": {"provider": "simulated", "interval": "0.25s" if pace == "test" else "1s", "series": {
-            "error_rate": {"unit": "%", "baseline": 1.0, "rollback_above": 5.0},
-            "p95_latency": {"unit": "ms", "baseline": 500.0, "rollback_above": 2000.0},
-            "queue_depth": {"unit": "", "warn_above": 100.0}}}}),
+        ("Metrics through the real Datadog provider, answered by the sandbox's loopback fake of Datadog.",
+         {"metrics": {"provider": "datadog", "interval": "0.25s" if pace == "test" else "1s", "series": {
+            "error_rate": {"queries": {"errors": "sum:trace.http.request.errors{service:web,env:production}.as_count()",
+                                       "hits": "sum:trace.http.request.hits{service:web,env:production}.as_count()"},
+                           "formula": "100 * errors / hits", "unit": "%", "baseline": 1.0, "rollback_above": 5.0},
+            "p95_latency": {"query": "p95:trace.http.request{service:web,env:production}", "unit": "ms", "baseline": 500.0, "rollback_above": 2000.0},
+            "queue_depth": {"query": "avg:celery.queue.depth{env:production}", "unit": "", "warn_above": 100.0}}}}),
         ("", {"watch": watch}),
         ("", {"smoke": {"provider": "simulated", "per_check": per_check}}),
         ("", {"notify": {"provider": "simulated"}}),

@@ -26,7 +26,7 @@ from ..providers.base import (
     SmokeResult,
 )
 
-SCENARIOS = ("healthy", "regression", "blind", "smoke-failure", "deploy-failure")
+SCENARIOS = ("healthy", "regression", "blind", "smoke-failure", "deploy-failure", "garbage", "rate-limited")
 
 STAGES = ("provision green", "health checks", "switch traffic", "drain blue")
 CRITICAL_PATHS = ("login", "apply to job (end-to-end)", "tracker loads", "email sent", "upgrade to Pro (Stripe test)")
@@ -38,8 +38,9 @@ class World:
     def __init__(self, path: Path, scenario: str = "healthy", initial_tag: str = "") -> None:
         self.path = Path(path)
         self.scenario = scenario
+        self.initial_tag = initial_tag
         if not self.path.exists():
-            self._write({"production_tag": initial_tag, "changed_at": 0.0, "deploys": {}, "posts": []})
+            self._write({"production_tag": initial_tag, "initial_tag": initial_tag, "changed_at": 0.0, "deploys": {}, "posts": [], "switches": []})
 
     def _read(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
@@ -61,7 +62,18 @@ class World:
     def switch(self, tag: str, at: float) -> None:
         data = self._read()
         data.update(production_tag=tag, changed_at=at)
+        data.setdefault("switches", []).append([at, tag])
         self._write(data)
+
+    def production_at(self, at: float) -> str:
+        """What production ran at time `at` (the fake Datadog's values depend on it)."""
+        data = self._read()
+        tag = str(data.get("initial_tag", self.initial_tag))
+        for switched_at, switched_to in sorted((float(a), str(t)) for a, t in data.get("switches", [])):
+            if switched_at > at:
+                break
+            tag = switched_to
+        return tag
 
     def record_deploy(self, key: str, tag: str, stage: int, finished: bool) -> None:
         data = self._read()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..providers import datadog_spec
 from ..providers.registry import BuildContext, ProviderSpec, Setting
 from . import simulated as sim
 
@@ -52,6 +53,36 @@ def _smoke(ctx: BuildContext) -> Any:
     )
 
 
+# One fake Datadog per world and process: every process that runs the demo world (the demo,
+# a `resume` in another terminal) serves the same deterministic values for the same times.
+_FAKES: dict[Path, Any] = {}
+_DEMO_KEYS = {"SHIPDECK_DEMO_DD_API_KEY": "demo-api-key-not-a-secret", "SHIPDECK_DEMO_DD_APP_KEY": "demo-app-key-not-a-secret"}
+_FAKE_SCENARIOS = {"regression": "regression", "blind": "blind", "garbage": "garbage", "rate-limited": "rate-limited"}
+
+
+def _fake_datadog(ctx: BuildContext) -> Any:
+    """The REAL Datadog provider, pointed at a loopback fake of Datadog's API the sandbox starts."""
+    from dataclasses import replace
+
+    from ..providers.datadog_spec import build as build_datadog
+    from .datadog_fake import FakeDatadog
+
+    world = world_for(ctx)
+    fake = _FAKES.get(world.path)
+    if fake is None:
+        fake = FakeDatadog.for_scenario(
+            _FAKE_SCENARIOS.get(_scenario(ctx), "healthy"),
+            api_key=_DEMO_KEYS["SHIPDECK_DEMO_DD_API_KEY"],
+            app_key=_DEMO_KEYS["SHIPDECK_DEMO_DD_APP_KEY"],
+            production=world.production_at,
+            initial_tag=_initial_tag(ctx),
+        )
+        fake.start()
+        _FAKES[world.path] = fake
+    settings = {**ctx.settings, "url": fake.url, "api_key_env": "SHIPDECK_DEMO_DD_API_KEY", "app_key_env": "SHIPDECK_DEMO_DD_APP_KEY"}
+    return build_datadog(replace(ctx, settings=settings, environ={**ctx.environ, **_DEMO_KEYS}))
+
+
 SIMULATED = "simulated: demo and rehearsal only"
 
 PROVIDERS = (
@@ -68,6 +99,15 @@ PROVIDERS = (
         simulated=True,
     ),
     ProviderSpec("metrics", "simulated", SIMULATED, build=_metrics, simulated=True),
+    ProviderSpec(
+        "metrics",
+        "datadog",
+        "the real Datadog provider against the sandbox's loopback fake of Datadog's API (demo and rehearsal only)",
+        dict(datadog_spec.PROVIDERS[0].settings),
+        build=_fake_datadog,
+        simulated=True,
+        check_section=datadog_spec.PROVIDERS[0].check_section,
+    ),
     ProviderSpec(
         "smoke", "simulated", SIMULATED, {"per_check": Setting("duration", default=0.3, help="time per critical path")}, build=_smoke, simulated=True
     ),
