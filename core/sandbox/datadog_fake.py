@@ -34,7 +34,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .datadog_fake_series import (
     DEFAULT_METRICS,
@@ -93,12 +93,16 @@ class FakeDatadog:
         metrics: Mapping[str, MetricModel] | None = None,
         rate_limit: int = 1000,
         rate_period: int = 3600,
+        behaviour: Callable[[str], str] | None = None,
     ) -> None:
         """Args:
         production: which tag production ran at a time (seconds); default: always `initial_tag`.
         scenario: what every metric does once production runs another tag (see SERIES_SCENARIOS);
             `scenarios` overrides it per metric name (`trace.http.request`).
         rate_limit, rate_period: the query budget, requests per fixed window of seconds.
+        behaviour: how production behaves running a tag (a sandbox scenario), when it differs
+            per release (the lifetime tests set it per tag); replaces `scenario` for every
+            metric. Scenarios that are not about metrics (smoke-failure, …) read as healthy.
         """
         for named in (scenario, *(scenarios or {}).values()):
             if named not in SERIES_SCENARIOS:
@@ -109,6 +113,7 @@ class FakeDatadog:
         self.initial_tag = initial_tag
         self.scenario = scenario
         self.scenarios = dict(scenarios or {})
+        self.behaviour = behaviour
         self.metrics = dict(DEFAULT_METRICS if metrics is None else metrics)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -259,11 +264,13 @@ class FakeDatadog:
         interval_ms = max(interval_ms, math.ceil((end_ms - start_ms) / MAX_POINTS))
         first = -(-start_ms // interval_ms) * interval_ms
         times = list(range(first, end_ms, interval_ms))
-        changed = {at: self.production(at / 1000.0) != self.initial_tag for at in times}
+        tags = {at: self.production(at / 1000.0) for at in times}
+        changed = {at: tag != self.initial_tag for at, tag in tags.items()}
+        behaving = self._behaviours(set(tags.values()))
         columns: list[list[float | None]] = []
         for at in times:
             inputs = {
-                name: query_value(queries[name], model, scenario, changed[at], at, interval_ms)
+                name: query_value(queries[name], model, behaving.get(tags[at], scenario), changed[at], at, interval_ms)
                 for name, (model, scenario) in models.items()
             }
             columns.append([evaluate(tree, inputs) for tree in trees])
@@ -274,6 +281,13 @@ class FakeDatadog:
                 series.append({"group_tags": [], "query_index": index, "unit": None})
                 values.append(row)
         return 200, {"data": {"type": "timeseries_response", "attributes": {"series": series, "times": times if series else [], "values": values}}}
+
+    def _behaviours(self, tags: set[str]) -> dict[str, str]:
+        """The series scenario of each tag, when production's behaviour is set per tag."""
+        if self.behaviour is None:
+            return {}
+        chosen = {tag: self.behaviour(tag) for tag in tags}
+        return {tag: (name if name in SERIES_SCENARIOS else "healthy") for tag, name in chosen.items()}
 
     def _scenario_of(self, metric: str) -> str:
         return self.scenarios.get(metric, self.scenario)

@@ -26,21 +26,33 @@ from ..providers.base import (
     SmokeResult,
 )
 
+# garbage: the metrics source answers with NaN, infinite or negative values, or an error;
+# rate-limited: Datadog's budget is tight (the demo's fake), so polls stretch.
 SCENARIOS = ("healthy", "regression", "blind", "smoke-failure", "deploy-failure", "garbage", "rate-limited")
 
 STAGES = ("provision green", "health checks", "switch traffic", "drain blue")
+# Values no real series can take; a source answering them is as good as no data.
+GARBAGE = (math.nan, math.inf, -1.0, -math.inf)
 CRITICAL_PATHS = ("login", "apply to job (end-to-end)", "tracker loads", "email sent", "upgrade to Pro (Stripe test)")
 
 
 class World:
-    """What production runs in the sandbox; one JSON file so every process agrees."""
+    """What production runs in the sandbox; one JSON file so every process agrees.
+
+    Besides production it keeps every side effect a test counts: deploy records by key,
+    each traffic switch, each post. `behaviours` lets a test decide, per tag, how production
+    behaves while it runs that tag (a scenario name); a tag without one behaves as the
+    config's scenario says.
+    """
 
     def __init__(self, path: Path, scenario: str = "healthy", initial_tag: str = "") -> None:
         self.path = Path(path)
         self.scenario = scenario
         self.initial_tag = initial_tag
         if not self.path.exists():
-            self._write({"production_tag": initial_tag, "initial_tag": initial_tag, "changed_at": 0.0, "deploys": {}, "posts": [], "switches": []})
+            self._write(
+                {"production_tag": initial_tag, "initial_tag": initial_tag, "changed_at": 0.0, "deploys": {}, "switches": [], "posts": [], "behaviours": {}}
+            )
 
     def _read(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
@@ -59,30 +71,63 @@ class World:
     def changed_at(self) -> float:
         return float(self._read()["changed_at"])
 
-    def switch(self, tag: str, at: float) -> None:
+    def set_behaviour(self, tag: str, scenario: str) -> None:
+        """From now on production behaves as `scenario` whenever it runs `tag`."""
+        if scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
         data = self._read()
-        data.update(production_tag=tag, changed_at=at)
-        data.setdefault("switches", []).append([at, tag])
+        data.setdefault("behaviours", {})[tag] = scenario
         self._write(data)
 
-    def production_at(self, at: float) -> str:
-        """What production ran at time `at` (the fake Datadog's values depend on it)."""
-        data = self._read()
-        tag = str(data.get("initial_tag", self.initial_tag))
-        for switched_at, switched_to in sorted((float(a), str(t)) for a, t in data.get("switches", [])):
-            if switched_at > at:
-                break
-            tag = switched_to
-        return tag
+    def behaviour(self, tag: str, default: str) -> str:
+        """How production behaves running `tag`: set per tag, else `default` for a new tag."""
+        chosen = self._read().get("behaviours", {}).get(tag)
+        if chosen is not None:
+            return str(chosen)
+        return "healthy" if tag == self.initial_tag else default
 
-    def record_deploy(self, key: str, tag: str, stage: int, finished: bool) -> None:
+    def switch(self, tag: str, at: float, key: str = "", stage: int | None = None) -> None:
+        """Production now runs `tag`; with `key`, the deploy's record says so in the same write.
+
+        One write, so a kill can never leave production switched and the deploy not knowing.
+        """
         data = self._read()
-        data["deploys"][key] = {"tag": tag, "stage": stage, "finished": finished}
+        data.update(production_tag=tag, changed_at=at)
+        data.setdefault("switches", []).append({"key": key, "tag": tag, "at": at})
+        if key:
+            record = data["deploys"].setdefault(key, {"tag": tag, "stage": 0, "finished": False})
+            record["switched"] = True
+            if stage is not None:
+                record["stage"] = stage
+        self._write(data)
+
+    def record_deploy(self, key: str, tag: str, stage: int, finished: bool, error: str = "") -> None:
+        data = self._read()
+        record = data["deploys"].setdefault(key, {})
+        record.update(tag=tag, stage=stage, finished=finished)
+        if error:
+            record["error"] = error
         self._write(data)
 
     def deploy_record(self, key: str) -> dict[str, Any] | None:
         record: dict[str, Any] | None = self._read()["deploys"].get(key)
         return record
+
+    def deploys(self) -> dict[str, dict[str, Any]]:
+        return dict(self._read()["deploys"])
+
+    def switches(self) -> list[dict[str, Any]]:
+        return list(self._read().get("switches", []))
+
+    def production_at(self, at: float) -> str:
+        """What production ran at time `at` (the fake Datadog's values depend on it)."""
+        data = self._read()
+        tag = str(data.get("initial_tag", self.initial_tag))
+        for switched_at, switched_to in sorted((float(s["at"]), str(s["tag"])) for s in data.get("switches", [])):
+            if switched_at > at:
+                break
+            tag = switched_to
+        return tag
 
     def record_post(self, key: str, channel: str, text: str) -> None:
         data = self._read()
@@ -106,13 +151,20 @@ class SimulatedDeployer:
         return await self._run(tag, key, 0, on_progress)
 
     async def reconcile(self, tag: str, key: str, on_progress: ProgressCallback) -> DeployResult | None:
+        """Follow the deploy `key` from what the world recorded, never from what we assume."""
         record = self.world.deploy_record(key)
         if record is None:
             return None
+        if record.get("error"):
+            raise ProviderError(str(record["error"]))
         if record["finished"]:
             return DeployResult(tag=tag, production_changed=self.world.production_tag == tag, summary=f"{tag} already live (reconciled)")
         # The deploy system kept going while we were away; follow it from the stage it reached.
         return await self._run(tag, key, int(record["stage"]), on_progress)
+
+    def _fails(self, tag: str) -> bool:
+        default = "deploy-failure" if self.fail_new_tags else "healthy"
+        return tag != self.initial_tag and self.world.behaviour(tag, default) == "deploy-failure"
 
     async def _run(self, tag: str, key: str, first_stage: int, on_progress: ProgressCallback) -> DeployResult:
         per_stage = self.duration / len(STAGES)
@@ -125,14 +177,15 @@ class SimulatedDeployer:
             for tick in range(ticks):
                 await self.clock.sleep(per_stage / ticks)
                 healthy = self._healthy(index, tick, ticks)
-                if stage == "health checks" and self.fail_new_tags and tag != self.initial_tag and tick == ticks - 1:
+                if stage == "health checks" and self._fails(tag) and tick == ticks - 1:
                     statuses[index] = "failed"
+                    error = f"simulated deploy of {tag}: green tasks never became healthy; traffic was not switched"
+                    self.world.record_deploy(key, tag, index, finished=True, error=error)
                     await on_progress(
                         DeployProgress(stage, f"{tag}: 0/{self.tasks} tasks healthy after {per_stage:.0f}s; blue keeps serving",
                                        (index + 1) / len(STAGES), 0, self.tasks, tuple(zip(STAGES, statuses)),
                                        (f"health check failed: GET /healthz -> 503 on all {self.tasks} green tasks",)))
-                    self.world.record_deploy(key, tag, index, finished=True)
-                    raise ProviderError(f"simulated deploy of {tag}: green tasks never became healthy; traffic was not switched")
+                    raise ProviderError(error)
                 await on_progress(
                     DeployProgress(
                         stage=stage,
@@ -144,8 +197,9 @@ class SimulatedDeployer:
                         log=(f"[{stage}] task {min(tick + 1, self.tasks)}/{self.tasks} {tag} ok",),
                     )
                 )
-            if stage == "switch traffic":
-                self.world.switch(tag, self.clock.now())
+            if stage == "switch traffic" and not (self.world.deploy_record(key) or {}).get("switched"):
+                # Switched and recorded in one write: a kill cannot make this switch happen twice.
+                self.world.switch(tag, self.clock.now(), key=key, stage=index + 1)
             statuses[index] = "passed"
         self.world.record_deploy(key, tag, len(STAGES), finished=True)
         await on_progress(DeployProgress("done", f"{tag} live on {self.tasks}/{self.tasks} tasks", 1.0, self.tasks, self.tasks, tuple(zip(STAGES, statuses))))
@@ -170,13 +224,20 @@ class SimulatedMetrics:
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
+        self._polls = 0
 
     async def latest(self, series: Sequence[str], now: float) -> list[MetricPoint]:
         tag, changed_at = self.world.production_tag, self.world.changed_at
         new_live = tag != self.initial_tag and now - changed_at >= self.onset
-        if self.scenario == "blind" and new_live:
+        scenario = self.world.behaviour(tag, self.scenario) if new_live else "healthy"
+        self._polls += 1
+        if scenario == "blind":
             return [MetricPoint(name, now, None) for name in series]
-        bad = self.scenario == "regression" and new_live
+        if scenario == "garbage":
+            if self._polls % 4 == 0:
+                raise ProviderError("simulated metrics: 502 Bad Gateway from the metrics API")
+            return [MetricPoint(name, now, GARBAGE[(self._polls + i) % len(GARBAGE)]) for i, name in enumerate(series)]
+        bad = scenario == "regression"
         return [MetricPoint(name, now, round(self._value(name, bad), 3)) for name in series]
 
     def _value(self, name: str, bad: bool) -> float:
@@ -200,7 +261,8 @@ class SimulatedSmoke:
 
     async def run(self, environment: str, base_url: str) -> list[SmokeResult]:
         results = []
-        broken = self.scenario == "smoke-failure" and environment != "staging" and self.world.production_tag != self.initial_tag
+        tag = self.world.production_tag
+        broken = environment != "staging" and tag != self.initial_tag and self.world.behaviour(tag, self.scenario) == "smoke-failure"
         for name in CRITICAL_PATHS:
             await self.clock.sleep(self.per_check)
             failed = broken and name == "apply to job (end-to-end)"

@@ -77,6 +77,8 @@ def _fake_datadog(ctx: BuildContext) -> Any:
             production=world.production_at,
             initial_tag=_initial_tag(ctx),
         )
+        scenario = _scenario(ctx)
+        fake.behaviour = lambda tag: world.behaviour(tag, scenario)  # per release where a test sets it
         fake.start()
         _FAKES[world.path] = fake
     settings = {**ctx.settings, "url": fake.url, "api_key_env": "SHIPDECK_DEMO_DD_API_KEY", "app_key_env": "SHIPDECK_DEMO_DD_APP_KEY"}
