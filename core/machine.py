@@ -166,9 +166,12 @@ def _update_step(state: Release, step_id: str, **changes: object) -> Release:
 
 
 def _evidence(data: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
+    """[label, value] pairs in the order the step gave them (an object, from older journals)."""
     raw = data.get("evidence") or {}
     if isinstance(raw, Mapping):
         return tuple((str(k), str(v)) for k, v in raw.items())
+    if isinstance(raw, list):
+        return tuple((str(pair[0]), str(pair[1])) for pair in raw if isinstance(pair, (list, tuple)) and len(pair) == 2)
     return ()
 
 

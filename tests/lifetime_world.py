@@ -137,6 +137,10 @@ class Product:
                                 capture_output=True, env=git_env())
         return result.returncode == 0
 
+    def has_new_work(self, tag: str, tip: str) -> bool:
+        """A commit other than a merge on `tip` that `tag` does not have (as shipdeck judges it)."""
+        return bool(self._git(self.origin, "rev-list", "--no-merges", "-n", "1", f"{tag}..{tip}"))
+
     def tip(self, branch: str) -> str:
         return self._git(self.origin, "rev-parse", f"refs/heads/{branch}")
 

@@ -31,6 +31,11 @@ class Services:
     repo_path: Path | None = None
 
 
+def pairs(evidence: Mapping[str, str] | None) -> list[list[str]]:
+    """Evidence as [label, value] pairs: the journal sorts object keys, and the order is the story."""
+    return [[str(k), str(v)] for k, v in (evidence or {}).items()]
+
+
 class StepContext:
     """What a step handler may do: read the state, journal progress and results, use providers."""
 
@@ -79,16 +84,16 @@ class StepContext:
         await self.emit(EventKind.STEP_PROGRESSED, {"step": self.step_id, "message": message, **details})
 
     async def passed(self, summary: str, evidence: Mapping[str, str] | None = None) -> None:
-        await self.emit(EventKind.STEP_PASSED, {"step": self.step_id, "summary": summary, "evidence": dict(evidence or {})})
+        await self.emit(EventKind.STEP_PASSED, {"step": self.step_id, "summary": summary, "evidence": pairs(evidence)})
 
     async def failed(self, summary: str, evidence: Mapping[str, str] | None = None) -> None:
-        await self.emit(EventKind.STEP_FAILED, {"step": self.step_id, "summary": summary, "evidence": dict(evidence or {})})
+        await self.emit(EventKind.STEP_FAILED, {"step": self.step_id, "summary": summary, "evidence": pairs(evidence)})
 
     async def skipped(self, reason: str) -> None:
         await self.emit(EventKind.STEP_SKIPPED, {"step": self.step_id, "reason": reason})
 
     async def waiting(self, reason: str, evidence: Mapping[str, str] | None = None) -> None:
-        await self.emit(EventKind.STEP_WAITING, {"step": self.step_id, "reason": reason, "evidence": dict(evidence or {})})
+        await self.emit(EventKind.STEP_WAITING, {"step": self.step_id, "reason": reason, "evidence": pairs(evidence)})
 
     async def finish(self, effect: Effect, note: str = "") -> None:
         """Pass or fail the step as the (possibly replayed) effect says."""

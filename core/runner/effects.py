@@ -30,7 +30,8 @@ class Effect:
     replayed: bool = False  # read back from the journal, not done now
 
     def to_result(self) -> dict[str, Any]:
-        return {"ok": self.ok, "summary": self.summary, "evidence": dict(self.evidence), "data": dict(self.data)}
+        evidence = [[str(k), str(v)] for k, v in self.evidence.items()]  # pairs keep their order
+        return {"ok": self.ok, "summary": self.summary, "evidence": evidence, "data": dict(self.data)}
 
     @classmethod
     def from_record(cls, record: OutcomeRecord) -> Effect:
@@ -40,10 +41,18 @@ class Effect:
         return cls(
             ok=bool(result.get("ok", True)),
             summary=str(result.get("summary", "")),
-            evidence={str(k): str(v) for k, v in dict(result.get("evidence") or {}).items()},
+            evidence=_evidence_of(result.get("evidence")),
             data=dict(result.get("data") or {}),
             replayed=True,
         )
+
+
+def _evidence_of(raw: Any) -> dict[str, str]:
+    if isinstance(raw, Mapping):
+        return {str(k): str(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return {str(pair[0]): str(pair[1]) for pair in raw if isinstance(pair, (list, tuple)) and len(pair) == 2}
+    return {}
 
 
 class Unknown(Exception):
