@@ -55,7 +55,7 @@ def default_sections(facts: RepoFacts, captain: str) -> list[Section]:
                 "release": {
                     "branch_pattern": "release/{date}",
                     "hotfix_branch_pattern": "hotfix/{version}",
-                    "tag_pattern": "v{version}",
+                    "tag_pattern": facts.tag_pattern,
                     "rollback_roles": ["engineering-manager", "cto", "on-call"],
                     "announce_channel": "engineering",
                     "success_channel": "general",

@@ -16,11 +16,12 @@ class RepoFacts:
     develop_branch: str | None  # None: no develop branch; regular releases then cut from main
     github_slug: str  # "org/product" when origin is on github.com, else ""
     migration_folders: tuple[str, ...]
+    tag_pattern: str = "v{version}"  # as the existing release tags are written
 
     @classmethod
     def assumed(cls, name: str, remote_url: str = "") -> RepoFacts:
         """Facts of a conventional repository (main + develop), for a config written without one."""
-        return cls(name, remote_url, "main", "develop", github_slug(remote_url), ())
+        return cls(name, remote_url, "main", "develop", github_slug(remote_url), (), "v{version}")
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -49,4 +50,12 @@ def detect(repo: Path) -> RepoFacts:
         from .migrations import find_version_folders
 
         folders, _ = find_version_folders(repo, "HEAD")
-    return RepoFacts(repo.resolve().name, remote_url, main, develop, github_slug(remote_url), folders)
+    return RepoFacts(repo.resolve().name, remote_url, main, develop, github_slug(remote_url), folders, _tag_pattern(repo))
+
+
+def _tag_pattern(repo: Path) -> str:
+    """`v{version}` or `{version}`, whichever the repository's semver tags mostly use."""
+    tags = _git(repo, "tag", "--list").split()
+    prefixed = sum(1 for tag in tags if re.fullmatch(r"v\d+\.\d+\.\d+", tag))
+    bare = sum(1 for tag in tags if re.fullmatch(r"\d+\.\d+\.\d+", tag))
+    return "{version}" if bare > prefixed else "v{version}"

@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("--type", dest="release_type", choices=("regular", "hotfix", "major"), default="regular")
     release.add_argument("--version", dest="release_version", default=None, help="override the next version (X.Y.Z)")
     release.add_argument("--env", dest="environment", default="production")
+    release.add_argument("--rehearse", action="store_true", help="rehearse on a copy of the repository against simulated production")
+    release.add_argument("--scenario", default="healthy", help="with --rehearse: how simulated production behaves")
     _headless_flags(release)
 
     resume = commands.add_parser("resume", help="continue the active release from its journal")

@@ -11,6 +11,7 @@ import sys
 import time
 from typing import TextIO
 
+from shipdeck.core.durations import format_duration
 from shipdeck.core.events import Event, EventKind
 from shipdeck.core.machine import phase_of
 from shipdeck.core.model import Release
@@ -69,6 +70,11 @@ def describe(event: Event, state: Release) -> str:
         text = f"release aborted by {data.get('by')}: {data.get('reason')}"
     elif kind is EventKind.RELEASE_FAILED:
         text = f"release FAILED: {data.get('reason')}"
+    elif kind is EventKind.WATCH_STARTED:
+        text = f"{title}: watching for {format_duration(float(data.get('duration', 0)))}, a poll every {float(data.get('interval', 0)):g}s"
+    elif kind is EventKind.BASELINE_MEASURED:
+        values = ", ".join(f"{name} {value:g}" if isinstance(value, (int, float)) else f"{name} no data" for name, value in dict(data.get("values") or {}).items())
+        text = f"baseline before the deploy: {values or 'no series'}"
     elif kind is EventKind.NOTE:
         text = f"note: {data.get('message', '')}"
     else:

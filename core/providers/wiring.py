@@ -111,6 +111,8 @@ def check_providers(config: Config, clock: Clock, repo_path: Path | None, enviro
         if spec.simulated:
             rows.append(Check(True, label, "simulated (demo world): touches nothing real"))
             continue
+        if spec.build is None and kind == "deploy":
+            continue  # doctor already reported that nothing can deploy
         for setting in spec.secret_settings:
             variable = str(ctx.settings.get(setting) or "")
             present = bool(variable and ctx.environ.get(variable))

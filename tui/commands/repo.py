@@ -96,6 +96,7 @@ def init(args: argparse.Namespace) -> int:
     except ConfigError as error:
         raise AssertionError(f"init wrote an invalid config: {error}") from None
     found = [f"main branch {facts.main_branch}", f"develop branch {facts.develop_branch or 'none (releases cut from main)'}"]
+    found.append(f"tags like {facts.tag_pattern.replace('{version}', '1.4.0')}")
     found.append(f"GitHub {facts.github_slug}" if facts.github_slug else "no GitHub remote (no compare links)")
     found.append(f"migrations in {', '.join(facts.migration_folders)}" if facts.migration_folders else "no Alembic migrations folder")
     print(f"wrote {path} ({'; '.join(found)}).", file=sys.stderr)

@@ -119,10 +119,23 @@ def summary(state: Release, code: ExitCode) -> str:
 
 
 def release(args: argparse.Namespace) -> int:
+    if getattr(args, "rehearse", False):
+        _rehearse(args)
     session = open_session(options_from(args))
     if args.auto:
         return run_headless(session, args.json)
     return _cockpit(session)
+
+
+def _rehearse(args: argparse.Namespace) -> None:
+    """Point this run at a rehearsal copy of the repository with simulated production."""
+    from shipdeck.core.config import load_config
+    from shipdeck.core.sandbox.rehearsal import build_rehearsal
+
+    world = build_rehearsal(load_config(args.config), args.repo, scenario=args.scenario)
+    print(f"shipdeck: REHEARSAL in {world.root}: simulated production, pushes only to {world.origin}", file=sys.stderr)
+    print(f"  shipdeck --config {world.config} --repo {world.repo} status", file=sys.stderr)
+    args.config, args.repo = world.config, world.repo
 
 
 def resume(args: argparse.Namespace) -> int:
