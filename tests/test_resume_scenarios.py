@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,18 @@ def test_a_cut_nobody_can_reconcile_waits_for_a_person_instead_of_failing(tmp_pa
     state = _resume(world)  # `shipdeck resume` asks again, and the release goes on
     assert phase_of(state) is Phase.DONE
     assert state.step("cut").status is StepStatus.PASSED
+
+
+def test_a_resumed_watch_backfills_the_gap_from_the_metrics_source(tmp_path: Path) -> None:
+    """Datadog (the demo's real provider against its loopback fake) fills in what the dead run missed."""
+    world = fast_world(tmp_path, "healthy")
+    _crash(world, "sample", nth=6)
+    time.sleep(2.0)  # shipdeck is down longer than blind_after (1 s at the test pace)
+    state = _resume(world)
+    assert phase_of(state) is Phase.DONE  # not blind: the gap was backfilled and healthy
+    from shipdeck.core.journal import Journal
+
+    [path] = sorted(world.root.glob("state/*/production/releases/*.jsonl"))
+    events = Journal(path).load(repair=False)
+    assert any(e.kind.value == "sample" and e.data.get("backfilled") for e in events)
+    assert any(e.kind.value == "step_progressed" and "backfilled" in str(e.data.get("message")) for e in events)
