@@ -20,7 +20,7 @@ from shipdeck.core.session import store_for
 
 CORE_DIR = Path(shipdeck.core.__file__).parent
 UI_LIBRARIES = {"textual", "textual_plotext", "plotext", "rich"}
-HEAVY_FOR_STATUS = ("textual", "textual_plotext", "boto3", "botocore", "datadog_api_client")
+HEAVY_FOR_STATUS = ("textual", "textual_plotext", "boto3", "botocore", "datadog_api_client", "git")  # git: GitPython
 HEAVY_FOR_VERSION = (*HEAVY_FOR_STATUS, "rich", "git", "httpx")
 
 # Runs the CLI's main in a fresh interpreter, then reports which of the named packages got imported.

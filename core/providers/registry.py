@@ -238,12 +238,23 @@ class Registry:
 
 
 def _discover(package: str) -> list[ProviderSpec]:
+    """Every `PROVIDERS` declared in the package's modules.
+
+    A module is imported only if its source declares `PROVIDERS` at the top level, so loading a
+    config never imports the clients' helpers (GitPython, datadog-api-client): `status` stays fast.
+    """
     module = importlib.import_module(package)
     specs: list[ProviderSpec] = []
     for info in pkgutil.iter_modules(module.__path__):
         if info.name in _NOT_PROVIDER_MODULES or info.name.startswith("_"):
             continue
-        specs.extend(getattr(importlib.import_module(f"{package}.{info.name}"), "PROVIDERS", ()))
+        source = Path(module.__path__[0]) / f"{info.name}.py"
+        try:
+            declares = "\nPROVIDERS = " in source.read_text(encoding="utf-8")
+        except OSError:
+            declares = True  # not a plain source file: ask the module itself
+        if declares:
+            specs.extend(getattr(importlib.import_module(f"{package}.{info.name}"), "PROVIDERS", ()))
     return specs
 
 
