@@ -14,20 +14,26 @@ from ..model import Intent, Release, StepState, StepStatus
 from .effects import Act, Effect, Reconcile, Unresolved, perform
 
 if TYPE_CHECKING:
+    from ..providers.base import CiStatus, Deployer, ImageRegistry, MetricsSource, Notifier, SmokeRunner
+    from ..providers.git import GitRelease
     from .loop import Runner
 
 
 @dataclass
 class Services:
-    """The providers one release uses; `git` and `repo_path` may be None outside a repository."""
+    """The providers one release uses, each behind its Protocol (providers/base.py).
 
-    deployer: Any
-    notifier: Any
-    registry: Any = None
-    metrics: Any = None
-    smoke: Any = None
-    ci: Any = None
-    git: Any = None
+    None means "none" in the config: the steps that need it wait for a person or say they did
+    not run. `git` and `repo_path` are None outside a repository.
+    """
+
+    deployer: Deployer | None
+    notifier: Notifier
+    registry: ImageRegistry | None = None
+    metrics: MetricsSource | None = None
+    smoke: SmokeRunner | None = None
+    ci: CiStatus | None = None
+    git: GitRelease | None = None
     repo_path: Path | None = None
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..model import Intent
 from .effects import Effect
-from .steps import git_plan, handler
+from .steps import git_of, git_plan, handler
 
 if TYPE_CHECKING:
     from .context import StepContext
@@ -23,7 +23,7 @@ async def publish_notes(ctx: StepContext) -> None:
 
 @handler("merge_release")
 async def merge_release(ctx: StepContext) -> None:
-    git = ctx.services.git
+    git = git_of(ctx)
     plan = git_plan(ctx)
 
     async def act(key: str) -> Effect:

@@ -10,7 +10,7 @@ from ..model import Intent
 from ..providers.base import DeployProgress, DeployResult, ProviderError
 from .effects import Effect, Unknown, perform
 from .preflight import render_notes
-from .steps import git_plan, handler
+from .steps import git_of, git_plan, handler
 
 if TYPE_CHECKING:
     from .context import StepContext
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 @handler("cut_release")
 async def cut_release(ctx: StepContext) -> None:
-    git = ctx.services.git
+    git = git_of(ctx)
     plan = git_plan(ctx)
     remote = ctx.config.project.remote
 
@@ -102,6 +102,9 @@ def _effect_of(result: DeployResult) -> Effect:
 async def deploy_version(ctx: StepContext, tag: str) -> None:
     """Put `tag` on production (a deploy and a rollback are the same operation)."""
     deployer = ctx.services.deployer
+    if deployer is None:
+        await ctx.failed('no deployer configured ([deploy] provider = "none"): nothing was deployed')
+        return
 
     async def on_progress(report: DeployProgress) -> None:
         await ctx.progress(

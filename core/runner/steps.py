@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 from ..model import StepKind
 
 if TYPE_CHECKING:
-    from ..providers.git import GitPlan
+    from ..providers.git import GitPlan, GitRelease
     from .context import StepContext
 
 Handler = Callable[["StepContext"], Awaitable[None]]
@@ -49,6 +49,15 @@ async def run_step(ctx: StepContext) -> None:
 def _load_families() -> None:
     """Import the step families once; each registers its handlers."""
     from . import post_release, preflight, release_day, rollback, watch_step  # noqa: F401
+
+
+def git_of(ctx: StepContext) -> GitRelease:
+    """The release's git mechanics; a release is only ever planned inside a repository."""
+    from ..providers.base import ProviderError
+
+    if ctx.services.git is None:
+        raise ProviderError("no git repository: run shipdeck inside the product's repository or pass --repo")
+    return ctx.services.git
 
 
 def git_plan(ctx: StepContext) -> GitPlan:

@@ -38,6 +38,14 @@ class ReleaseHeader(Widget):
         self.state = state
         self.refresh()
 
+    @staticmethod
+    def _budget(state: Release) -> tuple[tuple[str, str], ...]:
+        """The metrics source's rate-limit budget, only when it runs low (polls are stretching)."""
+        if state.metrics_budget is None:
+            return ()
+        remaining, limit, reset_in = state.metrics_budget
+        return (("  metrics budget ", ""), (f"{remaining}/{limit}, resets in {reset_in:.0f}s", "$warning bold"))
+
     def render(self) -> Content:
         state, info = self.state, self.info
         now = info.now()
@@ -65,5 +73,6 @@ class ReleaseHeader(Widget):
             (plain(window_text), "$text-muted"),
             "  lock ",
             (plain(info.lock_holder or info.identity), "$text-muted"),
+            *self._budget(state),
         )
         return Content("\n").join([first, second])

@@ -103,6 +103,11 @@ class MetricChart(Widget):
 
     # -- drawing ---------------------------------------------------------------------
 
+    def _baseline(self) -> float | None:
+        """The level measured before the deploy when the journal has it, else the configured one."""
+        measured = self.health.measured_baseline
+        return measured if measured is not None else self.health.spec.baseline
+
     def _scale_top(self) -> float:
         spec = self.health.spec
         # The scale only grows, and only when a value needs it: a steady scale keeps most of
@@ -111,8 +116,9 @@ class MetricChart(Widget):
         for line in (spec.rollback_above, spec.warn_above):
             if line is not None:
                 candidates.append(line * 1.25)
-        if spec.baseline is not None:
-            candidates.append(spec.baseline * 2)
+        baseline = self._baseline()
+        if baseline is not None:
+            candidates.append(baseline * 2)
         return max(candidates)
 
     def _title(self, width: int) -> Content:
@@ -124,8 +130,10 @@ class MetricChart(Widget):
             value = "no data"
         parts: list[tuple[str, str] | str] = [(plain(spec.name), "bold"), " ", (value, style), " ", (mark, style)]
         limits = []
-        if spec.baseline is not None:
-            limits.append(f"base {_fmt(spec.baseline, unit)}")
+        baseline = self._baseline()
+        if baseline is not None:
+            word = "before" if health.measured_baseline is not None else "base"
+            limits.append(f"{word} {_fmt(baseline, unit)}")
         if spec.rollback_above is not None:
             limits.append(f"rollback >{_fmt(spec.rollback_above, unit)}")
         if spec.warn_above is not None:
@@ -171,7 +179,8 @@ class MetricChart(Widget):
         peaks, gaps, marker = self._columns(plot_width)
         rollback_row = self._row_of(spec.rollback_above, top, rows)
         warn_row = self._row_of(spec.warn_above, top, rows)
-        baseline_row = self._row_of(spec.baseline, top, rows)
+        baseline = self._baseline()
+        baseline_row = self._row_of(baseline, top, rows)
         lines: list[Content] = [title]
         for row in range(rows - 1, -1, -1):  # top row first
             row_bottom = row / rows * top
@@ -181,7 +190,7 @@ class MetricChart(Widget):
             elif row == warn_row:
                 label = _fmt(spec.warn_above, plain(spec.unit))  # type: ignore[arg-type]
             elif row == baseline_row:
-                label = _fmt(spec.baseline, plain(spec.unit))  # type: ignore[arg-type]
+                label = _fmt(baseline, plain(spec.unit))  # type: ignore[arg-type]
             parts: list[tuple[str, str] | str] = [(f"{label:>{GUTTER - 1}}┤", "$text-muted")]
             for column in range(plot_width):
                 parts.append(self._cell(peaks[column], gaps[column], marker[column], row, row_bottom, top, rows,
