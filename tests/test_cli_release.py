@@ -213,3 +213,14 @@ def test_bare_shipdeck_without_an_active_release_offers_one_and_starts_nothing(t
     assert result.returncode == 0
     assert "no active release" in result.stderr and "shipdeck release" in result.stderr
     assert not list((world.root / "state").glob("*/production/releases/*.jsonl"))
+
+
+def test_status_explains_a_blind_watch_with_its_evidence(tmp_path: Path) -> None:
+    """The verdict that stops a release says what it rests on: queries, samples, blind periods."""
+    world = fast_world(tmp_path, "blind")
+    assert shipdeck(world, "release", "--auto", "--yes", "--force").returncode == 5
+    status = shipdeck(world, "status")
+    assert status.returncode == 0, status.stderr
+    assert "waiting  Watch metrics" in status.stdout
+    assert "error_rate query: 100 * errors / hits" in status.stdout
+    assert "samples" in status.stdout and "blind" in status.stdout

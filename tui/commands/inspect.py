@@ -35,7 +35,7 @@ def status_dict(state: Release, ledger: Ledger) -> dict:
         "rollback": {"available": available, "why": why},
         "rolled_back": _rollback_fields(state.rollback),
         "steps": [
-            {"id": s.id, "title": s.spec.title, "status": s.status.value, "summary": s.summary}
+            {"id": s.id, "title": s.spec.title, "status": s.status.value, "summary": s.summary, "evidence": [list(e) for e in s.evidence]}
             for s in state.steps
             if s.spec.group.value != "rollback" or state.rollback is not None
         ],
@@ -92,6 +92,9 @@ def status(args: argparse.Namespace) -> int:
         print(f"rollback to {state.rollback.target} requested {who}: {plain(state.rollback.reason)}")
     for step in data["steps"]:
         print(f"  {step['status']:<8} {step['title']:<36} {plain(step['summary'])[:80]}")
+        if step["status"] in ("failed", "waiting"):  # the evidence behind a verdict that needs a person
+            for label, value in step["evidence"][:12]:
+                print(f"           {plain(label)}: {plain(value)[:100]}")
     for series in data["series"] if state.release_type is not ReleaseType.ROLLBACK else ():
         value = "no data" if series["value"] is None else f"{series['value']:g}{series['unit']}"
         print(f"  {series['name']:<14} {value:<12} {series['health']}")
