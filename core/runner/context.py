@@ -126,6 +126,10 @@ class StepContext:
         result = await perform(
             self.runner, step_id=self.step_id, key=self.key, action=action, params=params, act=act, reconcile=reconcile
         )
+        return await self.resolved(result)
+
+    async def resolved(self, result: Effect | Unresolved) -> Effect | None:
+        """The effect, or None after making the step wait for a person when nobody can tell."""
         if isinstance(result, Unresolved):
             await self.waiting(
                 f"cannot tell whether {result.action} happened before the restart: {result.detail}. "

@@ -36,7 +36,8 @@ from ..providers.base import ProviderError
 from ..watching import breached_series, describe_breach
 from . import steps
 from .context import Services, StepContext
-from .effects import Effect, Unresolved, perform
+from .announcing import post_once
+from .effects import Unresolved
 
 Subscriber = Callable[[Event, Release], None]
 
@@ -160,20 +161,8 @@ class Runner:
         announced = self.state.step("announce.deploy")
         if announced is None or announced.status is not StepStatus.PASSED:
             return
-        notifier = self.services.notifier
         channel = str(self.state.settings.get("announce_channel", self.config.release.announce_channel))
-        if self.state.rehearsal:
-            text = f"[rehearsal] {text}"
-
-        async def act(key: str) -> Effect:
-            where = await notifier.post(channel, text, key)
-            return Effect(True, f"posted to {where}: {text}")
-
-        async def reconcile(intent: Any) -> Effect | None:
-            return Effect(True, "already posted") if await notifier.was_posted(intent.key) else None
-
-        key = f"{self.state.id}:release.end"
-        result = await perform(self, step_id="release.end", key=key, action="notify", params={"channel": channel}, act=act, reconcile=reconcile)
+        result = await post_once(self, step_id="release.end", key=f"{self.state.id}:release.end", channel=channel, text=text)
         if isinstance(result, Unresolved) or not result.ok:
             detail = result.detail if isinstance(result, Unresolved) else result.summary
             await self.emit(EventKind.NOTE, {"message": f"could not announce the end of the release in #{channel}: {detail}"})

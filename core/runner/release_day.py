@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ..events import EventKind
 from ..model import Intent
 from ..providers.base import DeployProgress, DeployResult, ProviderError
+from .announcing import post_once
 from .effects import Effect, Unknown, perform
 from .preflight import render_notes
 from .steps import git_of, git_plan, handler
@@ -57,21 +58,7 @@ async def check_image(ctx: StepContext) -> None:
 
 async def announce(ctx: StepContext, channel: str, text: str) -> None:
     """Post one announcement at most once; a failed post never blocks a release or a rollback."""
-    notifier = ctx.services.notifier
-    if ctx.state.rehearsal:
-        text = f"[rehearsal] {text}"
-
-    async def act(key: str) -> Effect:
-        where = await notifier.post(channel, text, key)
-        return Effect(True, f"posted to {where}: {text}", data={"where": where})
-
-    async def reconcile(intent: Intent) -> Effect | None:
-        # A notifier that cannot find its posts says no: posting again is the lesser harm.
-        if await notifier.was_posted(intent.key):
-            return Effect(True, f"already posted to #{channel}: {text}")
-        return None
-
-    effect = await ctx.perform("notify", {"channel": channel}, act, reconcile)
+    effect = await ctx.resolved(await post_once(ctx.runner, step_id=ctx.step_id, key=ctx.key, channel=channel, text=text))
     if effect is None:
         return
     if effect.ok:
