@@ -66,6 +66,11 @@ MALFORMED = {
     "unknown-key-in-image": ('[image]\nprovider = "simulated"\nregistry = "x"\n' + SANDBOX, "image.registry", 3, ["unknown key 'registry'"]),
     "unknown-key-in-metrics": ('[metrics]\nprovider = "simulated"\ninterval = "10s"\nintervall = "5s"\n' + SANDBOX, "metrics.intervall", 4, ["did you mean 'interval'"]),
     "unknown-key-in-smoke": ('[smoke]\nprovider = "simulated"\nper_chek = "1s"\n' + SANDBOX, "smoke.per_chek", 3, ["did you mean 'per_check'"]),
+    "unknown-key-in-ci": ('[ci]\nprovider = "none"\nrepo = "org/product"\n', "ci.repo", 3, ["unknown key 'repo'", 'provider = "none"']),
+    "unknown-key-in-flags": ('[flags]\nprovider = "none"\nurl = "http://127.0.0.1:4242"\n', "flags.url", 3, ["unknown key 'url'"]),
+    "flags-provider-not-shipped": ('[flags]\nprovider = "unleash"\n', "flags.provider", 2, ["not available in this version"]),
+    "datadog-timeout-not-a-duration": ('[metrics]\nprovider = "datadog"\ntimeout = "soon"\n[metrics.series.p95]\nquery = "p95:x"\n', "metrics.timeout", 3, ['"90s"']),
+    "datadog-series-without-query": ('[metrics]\nprovider = "datadog"\n[metrics.series.p95]\nunit = "ms"\n', "metrics.series.p95", 3, ["queries", "single `query`"]),
     "unknown-key-in-notify": ('[notify]\nprovider = "console"\nchannel = "#releases"\n', "notify.channel", 3, ["unknown key 'channel'"]),
     "unknown-env-key": ('[metrics]\nprovider = "simulated"\ntoken_env = "DD_TOKEN"\n' + SANDBOX, "metrics.token_env", 3, ["unknown key 'token_env'"]),
 }
