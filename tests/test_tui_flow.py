@@ -47,7 +47,13 @@ async def approve_until_rollback_is_raised(pilot, runner) -> RollbackConfirmScre
     """Approve the waiting release, then wait for the cockpit to raise the rollback by itself."""
     await wait_for(pilot, lambda: waiting_approval(runner.state), "the approval")
     await pilot.press("a")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RollbackConfirmScreen), "the rollback confirmation", timeout=90)
+    # Raised, and composed: on a loaded machine the screen can be current a frame before its widgets.
+    await wait_for(
+        pilot,
+        lambda: isinstance(pilot.app.screen, RollbackConfirmScreen) and bool(pilot.app.screen.query("#rollback-criteria")),
+        "the rollback confirmation",
+        timeout=90,
+    )
     return pilot.app.screen
 
 
