@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/notes_speed.py
 	$(BIN)/python benchmarks/cockpit_watch.py
+	$(BIN)/python benchmarks/datadog_requests.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
