@@ -298,8 +298,11 @@ class Runner:
     async def _sleep_until_woken(self) -> None:
         assert self._wake is not None
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=INBOX_POLL_SECONDS)
-        except asyncio.TimeoutError:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that arrives
+            # as the event is set, and a cancelled runner (the cockpit closing) would run on.
+            async with asyncio.timeout(INBOX_POLL_SECONDS):
+                await self._wake.wait()
+        except TimeoutError:
             pass
         self._wake.clear()
 
