@@ -63,7 +63,7 @@ class ReleaseHeader(Widget):
             "  elapsed ",
             (elapsed, "bold"),
             "  prod ",
-            (plain(state.production_version or "?"), "$accent" if state.production_runs_new_version else ""),
+            (plain(state.production_version or "unknown"), "$accent" if state.production_runs_new_version else ""),
         )
         inside, window_text = info.window_status(now)
         window_mark = ("✓ ", "$success") if inside else ("✗ OUTSIDE ", "$error bold")
