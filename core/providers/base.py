@@ -42,13 +42,41 @@ class DeployResult:
 ProgressCallback = Callable[[DeployProgress], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Running:
+    """What production runs now, as the deploy system itself reports it.
+
+    `version` None means the system cannot tell (never guess). `restore` is what puts
+    production back to exactly this state (an ECS task definition ARN, a workflow's inputs):
+    the runner journals it *before* a deploy writes anything, and hands it back to `deploy`
+    when that release is rolled back.
+    """
+
+    version: str | None
+    detail: str
+    restore: Mapping[str, str] = field(default_factory=dict)
+
+
 class Deployer(Protocol):
-    async def deploy(self, tag: str, key: str, on_progress: ProgressCallback) -> DeployResult:
-        """Put `tag` on production; `key` is unique per attempt and lets `reconcile` find it."""
+    async def deploy(
+        self, tag: str, key: str, on_progress: ProgressCallback, restore: Mapping[str, str] | None = None
+    ) -> DeployResult:
+        """Put `tag` on production; `key` is unique per attempt and lets `reconcile` find it.
+
+        A rollback passes `restore`, the `Running.restore` journaled before the release it
+        undoes; a deployer that has such a pointer returns production to it exactly.
+        """
         ...
 
     async def reconcile(self, tag: str, key: str, on_progress: ProgressCallback) -> DeployResult | None:
         """After a crash: follow the deploy started with `key` to its end, or None if it never started."""
+        ...
+
+
+class KnowsRunning(Protocol):
+    """A deployer that can say what production runs (optional: `running` may be absent)."""
+
+    async def running(self) -> Running:
         ...
 
 

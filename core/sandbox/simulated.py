@@ -14,7 +14,7 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..clock import Clock
 from ..providers.base import (
@@ -147,7 +147,9 @@ class SimulatedDeployer:
     fail_new_tags: bool = False  # deploy-failure scenario: only the tag production started on deploys
     initial_tag: str = ""
 
-    async def deploy(self, tag: str, key: str, on_progress: ProgressCallback) -> DeployResult:
+    async def deploy(
+        self, tag: str, key: str, on_progress: ProgressCallback, restore: Mapping[str, str] | None = None
+    ) -> DeployResult:
         return await self._run(tag, key, 0, on_progress)
 
     async def reconcile(self, tag: str, key: str, on_progress: ProgressCallback) -> DeployResult | None:
