@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .events import Event
 from .machine import fold, phase_of
-from .model import Phase, Release, ReleaseType, Rollback, StepStatus
+from .model import Observation, Phase, Release, ReleaseType, Rollback, StepStatus
 from .versioning import Version, parse_version, tag_to_version
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ class LedgerEntry:
     rollback: Rollback | None  # this journal's own rollback, if any
     production_after: str | None  # what production ran once this journal was folded; None: unknown
     path: Path | None = None
+    observed_before: Observation | None = None  # what the deploy system reported before its deploy
 
     @property
     def finished(self) -> bool:
@@ -135,6 +136,7 @@ class Ledger:
                 rollback=state.rollback,
                 production_after=production,
                 path=path,
+                observed_before=state.observed_before,
             )
             if entry.is_rollback and phase is Phase.ROLLED_BACK and state.rollback is not None:
                 entries = _roll_back(entries, state.rollback, state.id)
@@ -172,6 +174,21 @@ class Ledger:
         if baseline and baseline not in tags and not self._taken_out(baseline) and self._older(baseline, None, ceiling):
             tags.append(baseline)
         return tags
+
+    def restore_point(self, from_version: str, target: str) -> dict[str, str]:
+        """What returns production exactly to `target` when rolling `from_version` back.
+
+        The deploy system's restore point journaled before `from_version`'s deploy, when it
+        was then running `target` (or could not say, and `target` was its previous release).
+        """
+        for entry in reversed(self.entries):
+            if entry.is_rollback or entry.tag != from_version or entry.observed_before is None:
+                continue
+            seen = entry.observed_before
+            if seen.restore and (seen.version == target or (seen.version is None and entry.previous_tag == target)):
+                return dict(seen.restore)
+            return {}
+        return {}
 
     def finished_tags(self) -> frozenset[str]:
         """Tags of releases whose journal is over (done, rolled back, failed, aborted)."""

@@ -14,6 +14,7 @@ from .model import (
     Approval,
     Group,
     Intent,
+    Observation,
     OutcomeRecord,
     Phase,
     Release,
@@ -136,6 +137,7 @@ def _started(event: Event) -> Release:
             automatic=bool(rollback_data.get("automatic", False)),
             breaches=tuple(str(b) for b in rollback_data.get("breaches", ()) or ()),
             at=event.at,
+            restore={str(k): str(v) for k, v in (rollback_data.get("restore") or {}).items()},
         )
     return Release(
         id=data["id"],
@@ -312,6 +314,19 @@ def _production_changed(state: Release, event: Event) -> Release:
     return replace(state, production_version=str(event.data["version"]), production_changed_at=event.at)
 
 
+def _production_observed(state: Release, event: Event) -> Release:
+    if state.observed_before is not None:
+        return state  # the first observation is the one before anything was written
+    version = event.data.get("version")
+    observation = Observation(
+        version=str(version) if version else None,
+        detail=str(event.data.get("detail", "")),
+        restore={str(k): str(v) for k, v in (event.data.get("restore") or {}).items()},
+        at=event.at,
+    )
+    return replace(state, observed_before=observation)
+
+
 def _watch_started(state: Release, event: Event) -> Release:
     step = state.step(str(event.data.get("step", "")))
     if step is None or step.status.finished:
@@ -421,6 +436,7 @@ _HANDLERS = {
     EventKind.INTENT: _intent,
     EventKind.OUTCOME: _outcome,
     EventKind.PRODUCTION_CHANGED: _production_changed,
+    EventKind.PRODUCTION_OBSERVED: _production_observed,
     EventKind.WATCH_STARTED: _watch_started,
     EventKind.SAMPLE: _sample,
     EventKind.BREACH_CONFIRMED: _breach_confirmed,

@@ -275,6 +275,16 @@ class Intent:
 
 
 @dataclass(frozen=True)
+class Observation:
+    """What the deploy system said production ran before this release's deploy wrote anything."""
+
+    version: str | None  # None: the deploy system could not tell
+    detail: str
+    restore: Mapping[str, str]  # what returns production to exactly this (e.g. a task definition)
+    at: float
+
+
+@dataclass(frozen=True)
 class Rollback:
     requested_by: str
     reason: str
@@ -283,6 +293,8 @@ class Rollback:
     automatic: bool
     breaches: tuple[str, ...] = ()
     at: float = 0.0
+    # The rolled-back release's restore point when it returns to `target` (see Observation).
+    restore: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -306,6 +318,7 @@ class Release:
     # recorded; see `production_unknown` for a deploy whose outcome was never recorded).
     production_version: str = ""
     production_changed_at: float | None = None
+    observed_before: Observation | None = None  # what the deploy system reported before the deploy
     intents: tuple[Intent, ...] = ()  # open intents: journaled before acting, no outcome yet
     # Every closed side effect by key, with its result: a step killed between its outcome and
     # its result replays the recorded result on resume instead of acting again.

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from .clock import Clock, SystemClock
 from .commands import Authority
@@ -182,7 +182,8 @@ def open_rollback_session(options: Options, reason: str, target: str | None = No
                 "system by hand (shipdeck records only what it deployed)"
             )
         chosen = _rollback_target(ledger, config, from_version, target)
-        journal, events = _start_rollback(config, options, store, clock, person, from_version, chosen, reason)
+        restore = ledger.restore_point(from_version, chosen)
+        journal, events = _start_rollback(config, options, store, clock, person, from_version, chosen, reason, restore)
         events = events + _journal_notes(journal, notes, clock)
         headless = dataclasses.replace(options, auto=True, interactive=False, assume_yes=False)
         runner = _runner(opening, headless, journal, events, ReleaseType.ROLLBACK.value)
@@ -220,7 +221,15 @@ def _rollback_target(ledger: Ledger, config: Config, from_version: str, asked: s
 
 
 def _start_rollback(
-    config: Config, options: Options, store: Store, clock: Clock, person: str, from_version: str, target: str, reason: str
+    config: Config,
+    options: Options,
+    store: Store,
+    clock: Clock,
+    person: str,
+    from_version: str,
+    target: str,
+    reason: str,
+    restore: Mapping[str, str],
 ) -> tuple[Journal, list[Event]]:
     release_id = store.next_release_id(clock.now(), f"{from_version}-rollback")
     journal = Journal(store.journal_path(release_id))
@@ -241,7 +250,14 @@ def _start_rollback(
         "production_version": from_version,
         "settings": settings_from_config(config),
         "rehearsal": config.rehearsal,
-        "rollback": {"by": person, "reason": reason, "target": target, "from_version": from_version, "automatic": False},
+        "rollback": {
+            "by": person,
+            "reason": reason,
+            "target": target,
+            "from_version": from_version,
+            "automatic": False,
+            "restore": dict(restore),
+        },
     }
     return journal, [journal.append(EventKind.RELEASE_STARTED, data, clock.now())]
 

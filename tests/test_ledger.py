@@ -237,3 +237,46 @@ def test_new_ids_sort_after_every_journal_even_in_the_same_second(store: Store) 
     second = store.next_release_id(1000.0, "v1.4.0-rollback")
     assert second > first.id and f"{second}.jsonl" > store.journals()[-1].name
     assert second.startswith("19700101T001641-")
+
+
+# -- the deploy system's restore point ------------------------------------------------------------
+
+
+def _observed(writer: Writer, version: str | None, arn: str) -> Writer:
+    return writer.add(EventKind.PRODUCTION_OBSERVED, step="deploy", version=version, detail="ecs", restore={"task_definition": arn})
+
+
+def test_a_rollback_returns_to_the_restore_point_journaled_before_the_release_it_undoes(store: Store) -> None:
+    from shipdeck.core.runner.release_day import restore_point
+
+    Writer(store, "v1.3.0", "v1.2.0", 1000.0).healthy()
+    second = Writer(store, "v1.4.0", "v1.3.0", 2000.0)
+    _observed(second.pass_steps(*PRE_STEPS), "v1.3.0", "arn:web:13").to_production()
+    second.pass_steps("verify.smoke", "watch", "announce.success", *POST_STEPS).close(Phase.DONE)
+    ledger = _ledger(store)
+
+    assert ledger.restore_point("v1.4.0", "v1.3.0") == {"task_definition": "arn:web:13"}
+    assert ledger.restore_point("v1.4.0", "v1.2.0") == {}  # --to an older release: no exact pointer to it
+    assert ledger.restore_point("v1.3.0", "v1.2.0") == {}  # nothing was observed before v1.3.0
+
+    # In the release itself: a breach rolls back to what was running, exactly.
+    third = Writer(store, "v1.5.0", "v1.4.0", 3000.0)
+    _observed(third.pass_steps(*PRE_STEPS), None, "arn:web:14").to_production()
+    third.add(EventKind.ROLLBACK_REQUESTED, by="shipdeck (auto)", reason="breach", target="v1.4.0", automatic=True)
+    state = fold(Journal(third.journal.path).load(repair=False))
+    assert state.observed_before is not None and state.observed_before.version is None
+    assert restore_point(state, "v1.4.0") == {"task_definition": "arn:web:14"}  # unknown version, the previous release
+    assert restore_point(state, "v1.3.0") == {}
+
+
+def test_only_the_first_observation_counts_and_a_rollback_journal_carries_its_restore_point(store: Store) -> None:
+    from shipdeck.core.runner.release_day import restore_point
+
+    writer = Writer(store, "v1.4.0", "v1.3.0", 1000.0)
+    _observed(_observed(writer, "v1.3.0", "arn:first"), "v1.4.0", "arn:second")
+    state = fold(Journal(writer.journal.path).load(repair=False))
+    assert state.observed_before is not None and state.observed_before.restore == {"task_definition": "arn:first"}
+
+    rollback = Writer(store, "v1.4.0", "v1.3.0", 2000.0, production="v1.4.0", rollback={"reason": "by hand", "restore": {"task_definition": "arn:first"}})
+    state = fold(Journal(rollback.journal.path).load(repair=False))
+    assert restore_point(state, "v1.3.0") == {"task_definition": "arn:first"}

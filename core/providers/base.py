@@ -14,6 +14,11 @@ class ProviderError(Exception):
     """An outside system failed; the message names it and says what to do next."""
 
 
+class Unknown(Exception):
+    """Nobody can tell whether a side effect happened (a deploy killed at its deadline, an
+    intent a crash left open): never guessed, the release waits for a person."""
+
+
 class NotConfigured(ProviderError):
     """The config names a provider that this version of shipdeck does not have yet."""
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 from ..events import EventKind
 from ..model import Intent, OutcomeRecord
-from ..providers.base import ProviderError
+from ..providers.base import ProviderError, Unknown
 
 if TYPE_CHECKING:
     from .loop import Runner
@@ -55,9 +55,7 @@ def _evidence_of(raw: Any) -> dict[str, str]:
     return {}
 
 
-class Unknown(Exception):
-    """Reconciliation could not tell whether the side effect happened."""
-
+__all__ = ["Act", "Effect", "Reconcile", "Unknown", "Unresolved", "perform"]
 
 Act = Callable[[str], Awaitable[Effect]]
 # Returns the effect when it happened, None when it did not; raises Unknown (or a
@@ -90,7 +88,8 @@ async def perform(
         step_id: the step the intent belongs to (an open intent of a production-changing step
             makes production unknown until it is resolved).
         key: idempotency key of this attempt; a closed outcome under it is replayed.
-        act: does the side effect; raises ProviderError when it failed.
+        act: does the side effect; raises ProviderError when it failed, Unknown when it
+            cannot tell whether it happened (the intent then stays open).
         reconcile: asks the outside system about an intent left open by a crash; None when
             the system offers no way to ask (then the intent is unresolved).
     """
@@ -114,6 +113,10 @@ async def perform(
     await runner.emit(EventKind.INTENT, {"key": key, "step": step_id, "action": action, "params": dict(params)})
     try:
         effect = await act(key)
+    except Unknown as error:
+        # The act itself cannot tell (a deploy killed at its deadline): the intent stays open,
+        # so production stays unknown until a person or a later reconcile settles it.
+        return Unresolved(action, key, str(error))
     except ProviderError as error:
         failed = Effect(False, str(error))
         await _outcome(runner, key, "failed", failed.to_result())

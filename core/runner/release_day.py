@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from ..events import EventKind
-from ..model import Intent
-from ..providers.base import DeployProgress, DeployResult, ProviderError
+from ..model import Intent, Release
+from ..providers.base import DeployProgress, DeployResult, ProviderError, Running
+from ..sanitize import plain
 from .announcing import post_once
 from .effects import Effect, Unknown, perform
 from .preflight import render_notes
@@ -110,9 +111,6 @@ async def deploy_version(ctx: StepContext, tag: str) -> None:
             await ctx.emit(EventKind.PRODUCTION_CHANGED, {"version": tag, "step": ctx.step_id})
         return effect
 
-    async def act(key: str) -> Effect:
-        return await changed(_effect_of(await deployer.deploy(tag, key, on_progress)))
-
     async def reconcile(intent: Intent) -> Effect | None:
         result = await deployer.reconcile(tag, intent.key, on_progress)
         if result is None:
@@ -123,13 +121,67 @@ async def deploy_version(ctx: StepContext, tag: str) -> None:
 
     if ctx.state.rollback is None:
         await measure_baseline(ctx)
-    effect = await ctx.perform("deploy", {"tag": tag}, act, reconcile)
+        await observe_production(ctx)
+    restore = restore_point(ctx.state, tag)
+
+    async def act(key: str) -> Effect:
+        return await changed(_effect_of(await deployer.deploy(tag, key, on_progress, restore=restore or None)))
+
+    params: dict[str, object] = {"tag": tag}
+    if restore:
+        params["restore"] = dict(restore)
+    effect = await ctx.perform("deploy", params, act, reconcile)
     if effect is None:
         return
     await changed(effect)  # an outcome replayed after a crash between it and the production change
     if effect.ok:
         await mark_deploy(ctx, tag)
     await ctx.finish(effect)
+
+
+async def observe_production(ctx: StepContext) -> None:
+    """Journal what the deploy system says production runs, before the deploy writes anything.
+
+    Its `restore` (an ECS task definition, say) is what a rollback of this release returns
+    production to. A deploy system that disagrees with shipdeck's records is said out loud.
+    """
+    running = getattr(ctx.services.deployer, "running", None)
+    if running is None or ctx.state.observed_before is not None:
+        return
+    try:
+        seen: Running = await asyncio.wait_for(running(), timeout=60.0)
+    except (ProviderError, asyncio.TimeoutError) as error:
+        await ctx.emit(EventKind.NOTE, {"message": f"the deploy system could not say what production runs: {error or 'timed out'}"})
+        return
+    await ctx.emit(
+        EventKind.PRODUCTION_OBSERVED,
+        {"step": ctx.step_id, "version": seen.version, "detail": plain(seen.detail), "restore": dict(seen.restore)},
+    )
+    expected = ctx.state.previous_tag
+    if seen.version is not None and expected and seen.version != expected:
+        await ctx.emit(
+            EventKind.NOTE,
+            {"message": f"the deploy system says production runs {plain(seen.version)}, but shipdeck's records say {expected}: "
+             "someone deployed outside shipdeck, or the records are behind"},
+        )
+
+
+def restore_point(state: Release, tag: str) -> Mapping[str, str]:
+    """What returns production exactly to `tag`, when this is a rollback to the state observed before.
+
+    Only for the version that was running then (a rollback `--to` an older release has none).
+    """
+    rollback = state.rollback
+    if rollback is None:
+        return {}
+    if rollback.restore and rollback.target == tag:
+        return rollback.restore  # a rollback journal: looked up from the rolled-back release
+    seen = state.observed_before
+    if seen is None or not seen.restore:
+        return {}
+    if seen.version == tag or (seen.version is None and tag == state.previous_tag):
+        return seen.restore
+    return {}
 
 
 async def measure_baseline(ctx: StepContext) -> None:
