@@ -71,7 +71,7 @@ def test_rollback_after_a_release_is_done_is_a_journaled_rollback_of_its_own(tmp
     started = rollback[0]["data"]
     assert started["type"] == "rollback" and started["tag"] == "v1.4.0" and started["version"] == "1.4.0"
     assert started["previous_tag"] == "v1.3.0" and started["production_version"] == "v1.4.0"
-    assert started["rollback"] == {"by": "captain", "reason": "support queue on fire", "target": "v1.3.0", "from_version": "v1.4.0", "automatic": False}
+    assert started["rollback"] == {"by": "captain", "reason": "support queue on fire", "target": "v1.3.0", "from_version": "v1.4.0", "automatic": False, "restore": {}}
     assert [s["id"] for s in started["plan"]] == ["rollback.announce", "rollback.deploy", "rollback.smoke", "rollback.done"]
     assert started["settings"]["deploy_window"] == 3.0
     assert [e["data"]["version"] for e in rollback if e["kind"] == "production_changed"] == ["v1.3.0"]
