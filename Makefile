@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/notes_speed.py
 	$(BIN)/python benchmarks/cockpit_watch.py
 	$(BIN)/python benchmarks/datadog_requests.py
+	$(BIN)/python benchmarks/rollback_time.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

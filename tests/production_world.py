@@ -30,7 +30,7 @@ INITIAL_TAG = "v1.3.0"
 DEPLOY_SH = """#!/bin/sh
 # deploy.sh TAG ENVIRONMENT: what a team's script does, minus the cloud
 echo "deploying $1 to $2"
-echo "$1 $2 $SHIPDECK_KEY" >> "{root}/deploys.log"
+echo "$1 $2 $SHIPDECK_KEY $(date +%s.%N)" >> "{root}/deploys.log"
 sleep "${{DEPLOY_SECONDS:-0.2}}"
 if [ -e "{root}/fail-deploy" ]; then echo "error: rollout failed" >&2; exit 3; fi
 echo "$(date +%s.%N) $1" >> "{root}/production.log"
@@ -57,7 +57,7 @@ class ProductionWorld:
         return env
 
     def deploys(self) -> list[str]:
-        """Every deploy the deploy script started: "<tag> <environment> <key>" lines."""
+        """Every deploy the deploy script started: "<tag> <environment> <key> <started at>" lines."""
         path = self.root / "deploys.log"
         return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
