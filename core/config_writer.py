@@ -126,7 +126,8 @@ def provider_examples(specs: Sequence[Any]) -> str:
     for spec in sorted(specs, key=lambda s: (s.kind, s.name)):
         if spec.simulated or not spec.example:
             continue
-        parts.append("\n" + commented(f"Example: {spec.summary}.", {spec.kind: dict(spec.example)}))
+        example = {"provider": spec.name, **spec.example}  # the provider line first, whatever the spec wrote
+        parts.append("\n" + commented(f"Example: {spec.summary}.\nTo use it, replace the [{spec.kind}] table above with this one.", {spec.kind: example}))
         if spec.kind == "metrics" and spec.name == "datadog":
             parts.append(commented(
                 "and for each series, what to ask Datadog:",

@@ -52,6 +52,10 @@ def describe(event: Event, state: Release) -> str:
         text = f"outcome {data.get('status')} for {data.get('key')}"
     elif kind is EventKind.PRODUCTION_CHANGED:
         text = f"PRODUCTION now runs {data.get('version')}"
+    elif kind is EventKind.PRODUCTION_OBSERVED:
+        restore = ", ".join(f"{k} {v}" for k, v in dict(data.get("restore") or {}).items())
+        text = f"before the deploy, production runs {data.get('version') or 'an unknown version'} ({data.get('detail')})"
+        text += f"; a rollback returns to {restore}" if restore else ""
     elif kind is EventKind.SAMPLE:
         health = state.series_health(str(data.get("series")))
         unit = health.spec.unit if health else ""
