@@ -13,6 +13,9 @@ def build_plan(release_type: ReleaseType, config: Config) -> list[StepSpec]:
     rule = config.approval_rule(release_type.value)
     hotfix = release_type is ReleaseType.HOTFIX
     role_text = (" + " if rule.require == "all" else " or ").join(rule.roles) or "anyone"
+    project = config.project
+    branches = dict.fromkeys((project.main_branch, project.develop_branch))  # one name when develop is main
+    merge_title = f"Merge into {' and '.join(branches)}"
     steps = [
         StepSpec("preflight.window", "Release window", Phase.PREFLIGHT, PRE, action="check_window"),
         StepSpec("preflight.git", "Branches and version", Phase.PREFLIGHT, PRE, action="check_git"),
@@ -67,7 +70,7 @@ def build_plan(release_type: ReleaseType, config: Config) -> list[StepSpec]:
         StepSpec("post.notes", "Publish release notes", Phase.FINALIZE, POST, action="publish_notes", side_effect=True),
         StepSpec(
             "post.merge",
-            "Merge into main and develop",
+            merge_title,
             Phase.FINALIZE,
             POST,
             action="merge_release",
