@@ -35,7 +35,6 @@ PLANNED = {
     ("deploy", "github-actions"): "the GitHub Actions deployer",
     ("deploy", "ecs"): "the ECS deployer",
     ("deploy", "command"): "the command deployer",
-    ("smoke", "http"): "the HTTP smoke checks",
     ("notify", "slack"): "Slack announcements",
     ("notify", "email"): "email announcements",
     ("ci", "github"): "the GitHub CI status check",
