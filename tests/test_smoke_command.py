@@ -11,6 +11,7 @@ from pathlib import Path
 
 from shipdeck.core.providers.http_smoke import HttpSmoke
 from shipdeck.core.providers.smoke_checks import parse_checks
+from shipdeck.core.runner.preflight import smoke_evidence
 
 
 def _command_check(argv: list[str], timeout: str = "10s"):
@@ -51,6 +52,8 @@ def test_a_failing_command_reports_its_exit_and_last_lines_masked(tmp_path: Path
     assert "checking as *** | no email" in result.got
     assert "hunter2-secret" not in result.got + result.detail and "\x1b" not in result.got
     assert result.expected == "exit 0 within 60s"
+    evidence = smoke_evidence(result)
+    assert evidence.count("exited 3") == 1 and "expected exit 0 within 60s" in evidence
 
 
 def test_a_command_past_its_deadline_is_killed_with_its_children(tmp_path: Path) -> None:

@@ -76,3 +76,17 @@ def test_a_bad_check_names_file_key_and_line(tmp_path: Path, checks: str, key: s
 def test_without_checks_the_error_says_where_to_find_the_example(tmp_path: Path) -> None:
     error = _error(tmp_path, '[smoke]\nprovider = "http"\n')
     assert re.search(r"see `shipdeck init` for the five critical paths", error.problem)
+
+
+def test_doctor_says_which_variables_urls_and_commands_are_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shipdeck.core.clock import SystemClock
+    from shipdeck.core.providers.wiring import check_providers
+
+    monkeypatch.setenv("SMOKE_EMAIL", "smoke@example.com")
+    monkeypatch.delenv("SMOKE_PASSWORD", raising=False)
+    config = _load(tmp_path, '[environments.production]\nurl = "https://example.com"\n\n' + SMOKE_EXAMPLE)
+    rows = {row.what: row for row in check_providers(config, SystemClock(), tmp_path)}
+    assert rows["smoke variable SMOKE_EMAIL"].ok and not rows["smoke variable SMOKE_PASSWORD"].ok
+    assert rows["smoke base URL for production"].ok and not rows["smoke base URL for staging"].ok
+    email = rows["smoke command 'Email sent'"]
+    assert not email.ok and email.detail == "./scripts/check-sendgrid.sh is not an executable file"

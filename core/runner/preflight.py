@@ -118,7 +118,7 @@ def smoke_evidence(result: SmokeResult) -> str:
         parts.append(f"request {result.request}")
     if result.expected:
         parts.append(f"expected {result.expected}")
-    if result.got:
+    if result.got and result.got not in result.detail:
         parts.append(f"got {result.got}")
     return plain(" — ".join(parts))
 
