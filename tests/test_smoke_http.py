@@ -133,6 +133,8 @@ def test_a_missing_variable_fails_the_check_without_sending_anything(product: Pr
 def test_no_base_url_or_no_answer_is_a_failure_never_a_pass(product: ProductServer, tmp_path: Path) -> None:
     without_url = _run(product, tmp_path, url="")["Login works"]
     assert not without_url.passed and "set [environments.production] url" in without_url.detail
+    invalid = _run(product, tmp_path, url="http://exa mple.com:port")["Login works"]
+    assert not invalid.passed and "is not a valid URL" in invalid.detail
     product.stop()
     refused = _run(product, tmp_path, url="http://127.0.0.1:9")["Tracker loads"]
     assert not refused.passed and "no answer (ConnectError" in refused.detail

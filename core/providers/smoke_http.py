@@ -137,8 +137,13 @@ async def run_http_check(check: SmokeCheck, base_url: str, values: Values, timeo
     import httpx
 
     outcomes: list[StepOutcome] = []
-    # A fresh client per check: cookies set by one critical path never help another pass.
-    async with httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
+    try:
+        # A fresh client per check: cookies set by one critical path never help another pass.
+        client = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", timeout=httpx.Timeout(timeout), follow_redirects=False)
+    except (httpx.InvalidURL, TypeError) as error:
+        problem = values.clean(f"the base URL {base_url!r} is not a valid URL ({error}); fix [environments] url")
+        return [StepOutcome(check.steps[0].request, None, 0.0, (problem,), "not run")], check.steps[0]
+    async with client:
         for step in check.steps:
             outcome = await run_step(client, step, values, timeout)
             outcomes.append(outcome)
