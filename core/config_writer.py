@@ -26,8 +26,12 @@ def render(sections: Sequence[Section]) -> str:
 
 def commented(comment: str, table: Mapping[str, Any]) -> str:
     """A TOML table written out commented: an example to adapt, not a setting in force."""
-    lines = "".join(f"# {line}\n" if line else "#\n" for line in comment.splitlines())
-    return lines + "".join(f"# {line}\n" if line else "#\n" for line in tomli_w.dumps(table).splitlines())
+    return commented_text(comment) + commented_text(tomli_w.dumps(table))
+
+
+def commented_text(text: str) -> str:
+    """Hand-written TOML (kept readable where tomli-w would spread it out) as commented lines."""
+    return "".join(f"# {line}\n" if line else "#\n" for line in text.splitlines())
 
 
 def default_sections(facts: RepoFacts, captain: str) -> list[Section]:
@@ -109,7 +113,7 @@ def default_sections(facts: RepoFacts, captain: str) -> list[Section]:
         ),
         ("The image for the tag: none configured (the check is marked not checked).", {"image": {"provider": "none"}}),
         ("How production is deployed: none configured yet, so nothing can deploy. Configure it before\nthe first release.", {"deploy": {"provider": "none"}}),
-        ("Smoke tests of the critical paths: none configured (the steps wait for a person).", {"smoke": {"provider": "none"}}),
+        ("Smoke tests of the critical paths: none configured (the steps wait for a person). See the\nHTTP example below for the five critical paths.", {"smoke": {"provider": "none"}}),
         ("Announcements: printed on the captain's terminal.", {"notify": {"provider": "console"}}),
         (
             "Alembic migration folders checked for zero-downtime safety"
@@ -125,6 +129,11 @@ def provider_examples(specs: Sequence[Any]) -> str:
     parts = []
     for spec in sorted(specs, key=lambda s: (s.kind, s.name)):
         if spec.simulated or not spec.example:
+            continue
+        if spec.kind == "smoke" and spec.name == "http":
+            from .providers.smoke_example import SMOKE_EXAMPLE, SMOKE_EXAMPLE_COMMENT
+
+            parts.append("\n" + commented_text(SMOKE_EXAMPLE_COMMENT + "\n\n" + SMOKE_EXAMPLE))
             continue
         example = {"provider": spec.name, **spec.example}  # the provider line first, whatever the spec wrote
         parts.append("\n" + commented(f"Example: {spec.summary}.\nTo use it, replace the [{spec.kind}] table above with this one.", {spec.kind: example}))

@@ -106,14 +106,36 @@ class MetricsSource(Protocol):
 
 @dataclass(frozen=True)
 class SmokeResult:
+    """One critical path's outcome. Text fields are cleaned and masked by the provider.
+
+    On failure `request` is what was asked ("POST /api/login", or the command), `expected`
+    what it had to show and `got` what came back (status, the mismatching fields, the body
+    cut short). `steps` has one line per request made, with its timing.
+    """
+
     name: str
     passed: bool
     detail: str
-    duration: float = 0.0
+    duration: float = 0.0  # seconds, measured
+    request: str = ""
+    expected: str = ""
+    got: str = ""
+    steps: tuple[str, ...] = ()
 
 
 class SmokeRunner(Protocol):
     async def run(self, environment: str, base_url: str) -> list[SmokeResult]:
+        ...
+
+
+class KnowsVersion(Protocol):
+    """A smoke runner that uses the version expected to run (optional: `run_version` may be absent).
+
+    The runner calls it instead of `run` when present, so `{version}` in a command check is the
+    release's tag after a deploy and the restored tag after a rollback.
+    """
+
+    async def run_version(self, environment: str, base_url: str, version: str) -> list[SmokeResult]:
         ...
 
 

@@ -34,7 +34,6 @@ PLANNED = {
     ("image", "ecr"): "the ECR image check",
     ("deploy", "github-actions"): "the GitHub Actions deployer",
     ("deploy", "ecs"): "the ECS deployer",
-    ("smoke", "http"): "the HTTP smoke checks",
     ("notify", "slack"): "Slack announcements",
     ("notify", "email"): "email announcements",
     ("ci", "github"): "the GitHub CI status check",

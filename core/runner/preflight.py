@@ -8,11 +8,13 @@ from zoneinfo import ZoneInfo
 
 from ..config import Window
 from ..model import ReleaseType
+from ..sanitize import plain
 from ..window import describe_window, window_status
 from .steps import handler
 
 if TYPE_CHECKING:
     from ..notes import ReleaseNotes
+    from ..providers.base import SmokeResult
     from .context import StepContext
 
 
@@ -76,23 +78,49 @@ async def check_ci(ctx: StepContext) -> None:
         await ctx.failed(detail)
 
 
-async def smoke(ctx: StepContext, environment: str) -> None:
-    """Run the smoke checks against `environment`; every result is evidence."""
+async def smoke(ctx: StepContext, environment: str, version: str | None = None) -> None:
+    """Run the smoke checks against `environment`; every result is evidence, with its timing.
+
+    `version` is the tag expected to run there (default: the release's), for runners that use it.
+    """
     runner = ctx.services.smoke
     url = str(ctx.config.environments.get(environment, {}).get("url", ""))
     if runner is None:
         await ctx.waiting(f"no smoke provider configured: smoke test {environment} yourself and confirm")
         return
-    results = await runner.run(environment, url)
+    run_version = getattr(runner, "run_version", None)  # optional (providers/base.py KnowsVersion)
+    if run_version is not None:
+        results = await run_version(environment, url, version if version is not None else ctx.state.tag)
+    else:
+        results = await runner.run(environment, url)
     if not results:
         await ctx.waiting(f"no smoke check ran against {environment}: check it yourself and confirm")
         return
-    evidence = {r.name: ("ok" if r.passed else f"FAILED: {r.detail}") for r in results}
+    evidence = {r.name: smoke_evidence(r) for r in results}
     failed = [r for r in results if not r.passed]
     if failed:
-        await ctx.failed(f"{failed[0].name} failed on {environment}: {failed[0].detail}", evidence)
+        await ctx.failed(f"{failed[0].name} failed on {environment}: {plain(failed[0].detail)}", evidence)
     else:
         await ctx.passed(f"{len(results)}/{len(results)} critical paths pass on {environment}", evidence)
+
+
+def smoke_evidence(result: SmokeResult) -> str:
+    """One line for a check: its timing and, on failure, the request, the expectation and what came back.
+
+    The provider cleans and masks its text; it is cleaned again here because any provider's
+    text reaches the journal and the screen through this line.
+    """
+    took = f"in {result.duration:.2f}s"
+    if result.passed:
+        return f"ok {took}"
+    parts = [f"FAILED {took}: {result.detail}"]
+    if result.request and result.request not in result.detail:
+        parts.append(f"request {result.request}")
+    if result.expected:
+        parts.append(f"expected {result.expected}")
+    if result.got and result.got not in result.detail:
+        parts.append(f"got {result.got}")
+    return plain(" — ".join(parts))
 
 
 @handler("smoke_staging")

@@ -27,7 +27,8 @@ async def rollback_deploy(ctx: StepContext) -> None:
 
 @handler("rollback_smoke")
 async def rollback_smoke(ctx: StepContext) -> None:
-    await smoke(ctx, ctx.state.environment)
+    assert ctx.state.rollback is not None
+    await smoke(ctx, ctx.state.environment, ctx.state.rollback.target)  # {version}: what production runs again
 
 
 @handler("announce_rolled_back")
