@@ -7,7 +7,7 @@ import time
 from typing import Any, Iterator
 
 import pytest
-from fakes.github_fake import FakeGitHub
+from fakes.github_fake import FakeGitHub, running_fake
 
 from shipdeck.core.providers.base import DeployProgress, ProviderError
 from shipdeck.core.providers.github_actions import ActionsSettings, GitHubActionsDeployer
@@ -20,14 +20,12 @@ KEY = "rel-1:deploy:1"
 
 @pytest.fixture
 def fake() -> Iterator[FakeGitHub]:
-    github = FakeGitHub(token=TOKEN, step_seconds=0.02)
-    github.url = github.start()  # type: ignore[attr-defined]
-    yield github
-    github.stop()
+    with running_fake(token=TOKEN, step_seconds=0.02) as github:
+        yield github
 
 
 def deployer(fake: FakeGitHub, request_timeout: float = 5.0, **settings: Any) -> GitHubActionsDeployer:
-    client = GitHubClient(Secret("GITHUB_TOKEN", TOKEN), api_url=fake.url, timeout=request_timeout)  # type: ignore[attr-defined]
+    client = GitHubClient(Secret("GITHUB_TOKEN", TOKEN), api_url=fake.url, timeout=request_timeout)
     values: dict[str, Any] = {"repository": "acme/shop", "workflow": "deploy.yml", "poll_interval": 0.02, "find_run_within": 3.0, **settings}
     return GitHubActionsDeployer(client, ActionsSettings(**values))
 
@@ -51,6 +49,19 @@ async def deploy(fake: FakeGitHub, tag: str, key: str = KEY, **settings: Any) ->
         return await actions.deploy(tag, key, progress), progress
     finally:
         await actions.close()
+
+
+def ask(fake: FakeGitHub, method: str, *args: Any) -> Any:
+    """One deployer method through a fresh client (closed after)."""
+
+    async def go() -> Any:
+        actions = deployer(fake)
+        try:
+            return await getattr(actions, method)(*args)
+        finally:
+            await actions.close()
+
+    return run(go())
 
 
 def states(fake: FakeGitHub, deployment_index: int = -1) -> list[str]:
@@ -116,28 +127,14 @@ def test_reconcile_after_a_crash_follows_the_dispatched_run(fake: FakeGitHub) ->
 
     run(crash_after_dispatch())
 
-    async def resume() -> Any:
-        actions = deployer(fake)
-        try:
-            return await actions.reconcile("v1.4.0", KEY, Progress())
-        finally:
-            await actions.close()
-
-    result = run(resume())
+    result = ask(fake, "reconcile", "v1.4.0", KEY, Progress())
     assert result is not None and result.production_changed
     assert fake.dispatches == 1
     assert states(fake)[-1] == "success"
 
 
 def test_reconcile_of_a_deploy_that_never_reached_github_is_none(fake: FakeGitHub) -> None:
-    async def go() -> Any:
-        actions = deployer(fake)
-        try:
-            return await actions.reconcile("v1.4.0", KEY, Progress())
-        finally:
-            await actions.close()
-
-    assert run(go()) is None
+    assert ask(fake, "reconcile", "v1.4.0", KEY, Progress()) is None
 
 
 def test_reconcile_refuses_to_guess_when_the_run_cannot_be_found(fake: FakeGitHub) -> None:
@@ -145,15 +142,8 @@ def test_reconcile_refuses_to_guess_when_the_run_cannot_be_found(fake: FakeGitHu
     fake.record_deployment("v1.4.0", "production", "in_progress")
     fake.deployments[-1]["payload"] = {"shipdeck_key": KEY}
 
-    async def go() -> Any:
-        actions = deployer(fake)
-        try:
-            return await actions.reconcile("v1.4.0", KEY, Progress())
-        finally:
-            await actions.close()
-
     with pytest.raises(ProviderError, match="run-name"):
-        run(go())
+        ask(fake, "reconcile", "v1.4.0", KEY, Progress())
 
 
 def test_a_run_past_its_timeout_is_cancelled_and_production_unchanged(fake: FakeGitHub) -> None:
@@ -165,18 +155,11 @@ def test_a_run_past_its_timeout_is_cancelled_and_production_unchanged(fake: Fake
 
 
 def test_running_is_the_latest_successful_deployment(fake: FakeGitHub) -> None:
-    async def running() -> Any:
-        actions = deployer(fake)
-        try:
-            return await actions.running()
-        finally:
-            await actions.close()
-
-    assert run(running()).version is None
+    assert ask(fake, "running").version is None
     run(deploy(fake, "v1.3.0", key="k-1"))
     fake.fail_step["v1.4.0"] = "Pull image"
     run(deploy(fake, "v1.4.0", key="k-2"))
-    now = run(running())
+    now = ask(fake, "running")
     assert now.version == "v1.3.0" and now.restore == {"version": "v1.3.0"}
 
 

@@ -7,7 +7,7 @@ import logging
 from typing import Any, Iterator
 
 import pytest
-from fakes.github_fake import FakeGitHub
+from fakes.github_fake import FakeGitHub, running_fake
 
 from shipdeck.core.providers.base import ProviderError
 from shipdeck.core.providers.github_api import GitHubClient, GitHubStatusError, check_api_url
@@ -18,14 +18,12 @@ TOKEN = "ghs_faketoken123"
 
 @pytest.fixture
 def fake() -> Iterator[FakeGitHub]:
-    github = FakeGitHub(token=TOKEN)
-    github.url = github.start()  # type: ignore[attr-defined]
-    yield github
-    github.stop()
+    with running_fake(token=TOKEN) as github:
+        yield github
 
 
 def client(fake: FakeGitHub, token: str = TOKEN, **kwargs: Any) -> GitHubClient:
-    return GitHubClient(Secret("GITHUB_TOKEN", token), api_url=fake.url, **kwargs)  # type: ignore[attr-defined]
+    return GitHubClient(Secret("GITHUB_TOKEN", token), api_url=fake.url, **kwargs)
 
 
 def run(coroutine: Any) -> Any:
@@ -108,7 +106,7 @@ def test_redirect_to_another_host_never_carries_the_token(fake: FakeGitHub) -> N
 
 
 def test_redirect_on_the_same_host_is_followed(fake: FakeGitHub) -> None:
-    fake.redirect["/repos/acme/old-name"] = f"{fake.url}/repos/acme/shop"  # type: ignore[attr-defined]
+    fake.redirect["/repos/acme/old-name"] = f"{fake.url}/repos/acme/shop"
 
     assert get(fake, "/repos/acme/old-name") == {"full_name": "acme/shop"}
 

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_JOBS = {"deploy": ["Set up job", "Pull image", "Blue-green switch", "Health check"]}
@@ -74,6 +75,7 @@ class FakeGitHub:
         self.authorizations: list[tuple[str, str | None]] = []
         self.requests: Counter[str] = Counter()
         self._limits: list[dict[str, Any]] = []
+        self.url = ""
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -99,7 +101,8 @@ class FakeGitHub:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
-        return f"http://{host}:{self._server.server_address[1]}"
+        self.url = f"http://{host}:{self._server.server_address[1]}"
+        return self.url
 
     def stop(self) -> None:
         if self._server is not None:
@@ -316,6 +319,17 @@ class FakeGitHub:
         if body.get("return_run_details"):
             return 200, {"workflow_run_id": run.id, "html_url": self._run_json(run)["html_url"]}, self.hang_after_dispatch
         return 204, None, self.hang_after_dispatch
+
+
+@contextmanager
+def running_fake(**options: Any) -> Iterator[FakeGitHub]:
+    """A started fake (its `url` set), stopped on exit."""
+    fake = FakeGitHub(**options)
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
 
 
 class _Missing(dict[str, str]):
