@@ -26,7 +26,7 @@ def fake() -> Iterator[FakeGitHub]:
 
 def deployer(fake: FakeGitHub, request_timeout: float = 5.0, **settings: Any) -> GitHubActionsDeployer:
     client = GitHubClient(Secret("GITHUB_TOKEN", TOKEN), api_url=fake.url, timeout=request_timeout)
-    values: dict[str, Any] = {"repository": "acme/shop", "workflow": "deploy.yml", "poll_interval": 0.02, "find_run_within": 3.0, **settings}
+    values: dict[str, Any] = {"repository": "acme/shop", "workflow": "deploy.yml", "poll_interval": 0.02, "find_run_within": 1.0, **settings}
     return GitHubActionsDeployer(client, ActionsSettings(**values))
 
 
@@ -141,9 +141,26 @@ def test_reconcile_refuses_to_guess_when_the_run_cannot_be_found(fake: FakeGitHu
     fake.run_name = "deploy {version}"  # a workflow whose run-name does not echo the key
     fake.record_deployment("v1.4.0", "production", "in_progress")
     fake.deployments[-1]["payload"] = {"shipdeck_key": KEY}
+    asyncio.run(_dispatch_by_hand(fake))
 
     with pytest.raises(ProviderError, match="run-name"):
         ask(fake, "reconcile", "v1.4.0", KEY, Progress())
+    assert fake.dispatches == 1
+
+
+def test_reconcile_after_a_crash_before_the_dispatch_deploys_once(fake: FakeGitHub) -> None:
+    fake.record_deployment("v1.4.0", "production", "in_progress")
+    fake.deployments[-1]["payload"] = {"shipdeck_key": KEY}  # the record, then the crash
+    assert ask(fake, "reconcile", "v1.4.0", KEY, Progress()) is None
+    assert fake.dispatches == 0
+
+
+async def _dispatch_by_hand(fake: FakeGitHub) -> None:
+    client = GitHubClient(Secret("GITHUB_TOKEN", TOKEN), api_url=fake.url)
+    try:
+        await client.request("POST", "/repos/acme/shop/actions/workflows/deploy.yml/dispatches", json={"ref": "main", "inputs": {"version": "v1.4.0", "key": KEY}})
+    finally:
+        await client.close()
 
 
 def test_a_run_past_its_timeout_is_cancelled_and_production_unchanged(fake: FakeGitHub) -> None:

@@ -65,16 +65,38 @@ class GitHubActionsDeployer:
         return await self._follow(version, key, run, deployment, on_progress)
 
     async def reconcile(self, tag: str, key: str, on_progress: ProgressCallback) -> DeployResult | None:
-        run = await self.find_run(key)
         deployment = await self._deployment_for(key)
+        run = await self.find_run(key)
+        if run is None and deployment is not None:
+            run = await self._run_after(deployment, key)
         if run is None:
-            if deployment is None:
-                return None  # nothing reached GitHub: the deploy never started
-            raise ProviderError(
-                f"GitHub Actions: a Deployment for {key} exists on {self.settings.repository} but no workflow run carries "
-                "that key in its run name; check the workflow's runs by hand (its run-name must echo the key input)"
-            )
+            return None  # nothing was dispatched for this key: deploying now deploys once
         return await self._follow(tag, key, run, deployment, on_progress)
+
+    async def _run_after(self, deployment: dict[str, Any], key: str) -> dict[str, Any] | None:
+        """The run for `key` when a crash fell between the Deployment record and the dispatch's answer.
+
+        The record is written just before the dispatch, so a run of the workflow created since
+        then that does not carry the key means shipdeck cannot tell (the run-name must echo the
+        key): that is an error, never a second dispatch. No run since then means no dispatch.
+        """
+        since = str(deployment.get("created_at") or "")
+        deadline = time.monotonic() + min(self.settings.find_run_within, 10.0)  # a fresh run may list late
+        while True:
+            run = await self.find_run(key)
+            if run is not None:
+                return run
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(min(self.settings.poll_interval, 1.0))
+        others = [r for r in await self._runs() if not since or str(r.get("created_at") or "") >= since]
+        if others:
+            raise ProviderError(
+                f"GitHub Actions: {len(others)} run(s) of {self.settings.workflow} started after the Deployment for {key} "
+                f"(#{deployment.get('id')}), none carrying the key in its run name; check them by hand "
+                "(the workflow's run-name must echo the key input)"
+            )
+        return None
 
     async def running(self) -> Running:
         """The ref of the latest Deployment to the environment whose latest status is success."""
@@ -94,13 +116,16 @@ class GitHubActionsDeployer:
 
     async def find_run(self, key: str) -> dict[str, Any] | None:
         """The newest dispatched run of the workflow whose run name carries `key`."""
+        for run in await self._runs():
+            if key in str(run.get("name") or "") or key in str(run.get("display_title") or ""):
+                return run
+        return None
+
+    async def _runs(self) -> list[dict[str, Any]]:
         answer = await self.client.get(
             f"{self.repo}/actions/workflows/{self.settings.workflow}/runs", {"event": "workflow_dispatch", "per_page": 50}
         )
-        for run in (answer or {}).get("workflow_runs", []):
-            if key in str(run.get("name") or "") or key in str(run.get("display_title") or ""):
-                return dict(run)
-        return None
+        return [dict(run) for run in (answer or {}).get("workflow_runs", [])]
 
     async def _dispatch(self, version: str, key: str, on_progress: ProgressCallback) -> dict[str, Any]:
         s = self.settings

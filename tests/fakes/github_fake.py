@@ -186,6 +186,7 @@ class FakeGitHub:
             "payload": body.get("payload") or {},
             "description": body.get("description"),
             "task": body.get("task", "deploy"),
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         self.deployments.append(deployment)
         self.statuses[deployment["id"]] = []
