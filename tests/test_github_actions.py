@@ -91,6 +91,14 @@ def test_older_server_without_run_details_finds_the_run_by_key(fake: FakeGitHub)
     assert KEY in fake.runs[0].name
 
 
+def test_a_workflow_without_the_key_input_is_a_clear_error(fake: FakeGitHub) -> None:
+    fake.errors["/repos/acme/shop/actions/workflows/deploy.yml/dispatches"] = (422, 'Unexpected inputs provided: ["key"]')
+    with pytest.raises(ProviderError) as error:
+        run(deploy(fake, "v1.4.0"))
+    assert "Unexpected inputs provided" in str(error.value) and "dispatches" in str(error.value)
+    assert fake.dispatches == 0 and states(fake) == ["error"]
+
+
 def test_failed_step_is_named_and_production_unchanged(fake: FakeGitHub) -> None:
     fake.fail_step["v1.4.0"] = "Health check"
     result, _ = run(deploy(fake, "v1.4.0"))

@@ -61,7 +61,12 @@ class GitHubActionsDeployer:
         if deployment is None:
             deployment = await self._create_deployment(version, key)
         if run is None:
-            run = await self._dispatch(version, key, on_progress)
+            try:
+                run = await self._dispatch(version, key, on_progress)
+            except ProviderError as error:
+                if deployment is not None:  # the record says what happened, not "pending" forever
+                    await self._status(deployment, "error", "", f"dispatch failed: {error}")
+                raise
         return await self._follow(version, key, run, deployment, on_progress)
 
     async def reconcile(self, tag: str, key: str, on_progress: ProgressCallback) -> DeployResult | None:
@@ -136,9 +141,11 @@ class GitHubActionsDeployer:
             try:
                 answer = await self.client.request("POST", path, json={**body, "return_run_details": True})
             except GitHubStatusError as error:
-                if error.status not in (400, 422) or "return_run_details" not in error.text:
+                if error.status not in (400, 422):
                     raise
-                answer = await self.client.request("POST", path, json=body)  # older GitHub Enterprise
+                # Older GitHub Enterprise rejects the unknown field. A 422 for another reason
+                # (an input the workflow lacks) comes back again from this plain dispatch.
+                answer = await self.client.request("POST", path, json=body)
         except GitHubTimeout:
             # The run may exist all the same: find it by its key, never dispatch twice.
             await on_progress(DeployProgress("dispatch", "the dispatch timed out; looking for its run by key"))
