@@ -8,6 +8,7 @@ from typing import Any, Iterator
 import pytest
 from fakes.github_fake import FakeGitHub, running_fake
 
+from shipdeck.core.providers.base import ProviderError
 from shipdeck.core.providers.github_api import GitHubClient
 from shipdeck.core.providers.github_ci import GitHubCi
 from shipdeck.core.secrets import Secret
@@ -96,3 +97,10 @@ def test_publish_release_creates_then_updates_one_release(fake: FakeGitHub) -> N
     second = ask(fake, "publish_release", "v1.4.0", "v1.4.0", "notes two")
     assert first.created and not second.created and first.url == second.url
     assert len(fake.releases) == 1 and fake.releases[0]["body"] == "notes two"
+
+
+@pytest.mark.parametrize("body", [["not", "an", "object"], {"check_runs": [None]}, {"check_runs": "x"}])
+def test_a_malformed_answer_is_a_clear_error(fake: FakeGitHub, body: Any) -> None:
+    fake.answers[f"/repos/acme/shop/commits/{SHA}/check-runs"] = body
+    with pytest.raises(ProviderError, match="does not understand"):
+        ask(fake, "status", SHA)

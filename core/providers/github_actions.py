@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 from ..sanitize import plain
 from .base import DeployProgress, DeployResult, ProgressCallback, ProviderError, Running
-from .github_api import GitHubClient, GitHubStatusError, GitHubTimeout
+from .github_api import GitHubClient, GitHubStatusError, GitHubTimeout, shape_checked
 
 _FAILED = {"failure", "cancelled", "timed_out", "action_required", "startup_failure", "stale"}
 
@@ -52,6 +52,7 @@ class GitHubActionsDeployer:
 
     # -- the Deployer protocol ---------------------------------------------------------------
 
+    @shape_checked
     async def deploy(
         self, tag: str, key: str, on_progress: ProgressCallback, restore: Mapping[str, str] | None = None
     ) -> DeployResult:
@@ -69,6 +70,7 @@ class GitHubActionsDeployer:
                 raise
         return await self._follow(version, key, run, deployment, on_progress)
 
+    @shape_checked
     async def reconcile(self, tag: str, key: str, on_progress: ProgressCallback) -> DeployResult | None:
         deployment = await self._deployment_for(key)
         run = await self.find_run(key)
@@ -103,6 +105,7 @@ class GitHubActionsDeployer:
             )
         return None
 
+    @shape_checked
     async def running(self) -> Running:
         """The ref of the latest Deployment to the environment whose latest status is success."""
         environment = self.settings.environment

@@ -13,10 +13,11 @@ What it guarantees, so the providers above it need not:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,6 +33,8 @@ _MAX_REDIRECTS = 3
 _MAX_RATE_LIMIT_RETRIES = 3
 
 Sleep = Callable[[float], Awaitable[None]]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class GitHubTimeout(ProviderError):
@@ -254,6 +257,20 @@ def _advice(status: int) -> str:
     return "see the message"
 
 
-def repository_path(repository: str) -> str:
-    """`/repos/owner/name` for a validated "owner/name"."""
-    return f"/repos/{repository}"
+def shape_checked(function: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """A provider method whose GitHub answers lack a field or have another shape fails as a ProviderError.
+
+    Answers are untrusted input: a proxy or a wrong api_url must give a clear message, not a traceback.
+    """
+
+    @functools.wraps(function)
+    async def checked(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await function(*args, **kwargs)
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise ProviderError(
+                f"GitHub answered with data shipdeck does not understand in {function.__name__} "
+                f"({error.__class__.__name__}: {plain(str(error))[:120]}); check that api_url points at the GitHub REST API"
+            ) from None
+
+    return checked

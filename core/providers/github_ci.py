@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..sanitize import plain
-from .github_api import GitHubClient, GitHubStatusError
+from .github_api import GitHubClient, GitHubStatusError, shape_checked
 from .github_releases import Published, publish_release
 
 _GREEN = {"success", "neutral", "skipped"}
@@ -33,6 +33,7 @@ class GitHubCi:
         self.repository = repository
         self.repo = f"/repos/{repository}"
 
+    @shape_checked
     async def status(self, commit: str) -> tuple[bool | None, str]:
         """True when every check run and status is green; False naming the failing; None when pending or none."""
         checks = await self._check_runs(commit)
@@ -60,11 +61,13 @@ class GitHubCi:
                 break
         return runs
 
+    @shape_checked
     async def open_pulls(self, base: str) -> list[PullRequest]:
         """Open pull requests targeting `base` (develop: the reference process wants them all merged)."""
         found = await self.client.get(f"{self.repo}/pulls", {"base": base, "state": "open", "per_page": 100}) or []
         return [PullRequest(int(p["number"]), plain(p.get("title", "")), plain(p.get("html_url", ""))) for p in found]
 
+    @shape_checked
     async def staging_commit(self, environment: str = "staging") -> str | None:
         """The commit of the latest successful Deployment to `environment`, or None when unknown."""
         deployments = await self.client.get(f"{self.repo}/deployments", {"environment": environment, "per_page": 30}) or []
@@ -74,6 +77,7 @@ class GitHubCi:
                 return plain(deployment.get("sha") or "") or None
         return None
 
+    @shape_checked
     async def pull_titles(self, numbers: list[int]) -> dict[int, str]:
         """Titles of the pull requests that exist, by number (a missing one is left out)."""
         titles: dict[int, str] = {}
@@ -83,6 +87,7 @@ class GitHubCi:
                 titles[int(number)] = plain(answer.data.get("title", ""))
         return titles
 
+    @shape_checked
     async def publish_release(self, tag: str, name: str, body: str) -> Published:
         """The GitHub Release for `tag` with the notes as its body (created, or updated on resume)."""
         return await publish_release(self.client, self.repository, tag, name, body)

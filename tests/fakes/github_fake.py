@@ -73,6 +73,7 @@ class FakeGitHub:
         self.pulls: list[dict[str, Any]] = []
         self.redirect: dict[str, str] = {}
         self.errors: dict[str, tuple[int, str]] = {}  # path -> (status, message) answered instead
+        self.answers: dict[str, Any] = {}  # path -> a 200 body answered instead (malformed answers)
         self.authorizations: list[tuple[str, str | None]] = []
         self.requests: Counter[str] = Counter()
         self._limits: list[dict[str, Any]] = []
@@ -212,6 +213,7 @@ class FakeGitHub:
             limit = self._limits.pop(0) if self._limits else None
             target = self.redirect.get(path)
             error = self.errors.get(path)
+            canned = self.answers.get(path)
         if authorization != f"Bearer {self.token}":
             return _send(request, 401, {"message": "Bad credentials"})
         if limit is not None:
@@ -223,6 +225,8 @@ class FakeGitHub:
             return _send(request, 307, None, {"location": target})
         if error is not None:
             return _send(request, error[0], {"message": error[1]})
+        if canned is not None:
+            return _send(request, 200, canned)
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:
