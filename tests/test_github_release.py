@@ -84,6 +84,24 @@ def test_open_pull_requests_into_develop_wait_for_a_person(tmp_path: Path, fake:
     assert fake.dispatches == 0
 
 
+def test_staging_on_another_commit_waits_and_red_ci_fails_before_production(tmp_path: Path, fake: FakeGitHub) -> None:
+    world = github_world(tmp_path, fake)
+    fake.record_deployment("develop", "staging", "success", sha="0123456789abcdef")
+    result = run_cli(world, "release", "--auto", "--yes")
+    assert result.returncode == 4, result.stdout + result.stderr
+    waiting = step_event(journal_events(world), "step_waiting", "preflight.ci")
+    assert "staging runs 0123456789, not the release commit" in waiting["data"]["reason"]
+
+    red = github_world(tmp_path / "red", fake)
+    fake.green_by_default = False
+    fake.check_runs[git(red.origin, "rev-parse", "develop")] = [{"name": "e2e", "status": "completed", "conclusion": "failure"}]
+    result = run_cli(red, "release", "--auto", "--yes")
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = step_event(journal_events(red), "step_failed", "preflight.ci")
+    assert "CI failing" in failed["data"]["summary"] and "e2e" in failed["data"]["summary"]
+    assert fake.dispatches == 0
+
+
 def wait_for(world: DemoWorld, predicate: Callable[[dict[str, Any]], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
