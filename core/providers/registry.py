@@ -32,11 +32,9 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # An entry goes away when its module lands (the module alone makes it known).
 PLANNED = {
     ("image", "ecr"): "the ECR image check",
-    ("deploy", "github-actions"): "the GitHub Actions deployer",
     ("deploy", "ecs"): "the ECS deployer",
     ("notify", "slack"): "Slack announcements",
     ("notify", "email"): "email announcements",
-    ("ci", "github"): "the GitHub CI status check",
     ("flags", "unleash"): "the Unleash flag ramp",
     ("flags", "launchdarkly"): "the LaunchDarkly flag ramp",
 }

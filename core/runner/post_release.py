@@ -14,11 +14,32 @@ if TYPE_CHECKING:
 
 @handler("publish_notes")
 async def publish_notes(ctx: StepContext) -> None:
+    """The notes are in CHANGELOG.md and the tag already; a CI provider that can also publishes a GitHub Release."""
     data = ctx.state.settings.get("git", {})
-    await ctx.passed(
-        f"CHANGELOG.md on {data.get('branch', 'the release branch')} and the {ctx.state.tag} tag message carry the notes",
-        {"published to": "CHANGELOG.md, tag annotation", "changelog site": "not configured"},
-    )
+    tag = ctx.state.tag
+    local = f"CHANGELOG.md on {data.get('branch', 'the release branch')} and the {tag} tag message carry the notes"
+    publish = getattr(ctx.services.ci, "publish_release", None)
+    if publish is None:
+        await ctx.passed(local, {"published to": "CHANGELOG.md, tag annotation", "GitHub Release": "not configured ([ci] provider = \"github\" publishes one)"})
+        return
+
+    async def act(key: str) -> Effect:
+        from .preflight import render_notes
+
+        notes = await ctx.blocking(render_notes, ctx)  # rendered as cut_release wrote them into CHANGELOG.md
+        published = await publish(tag, tag, notes.to_markdown())
+        return Effect(
+            True,
+            f"GitHub Release {tag} {'created' if published.created else 'updated'}; {local}",
+            {"published to": "CHANGELOG.md, tag annotation, GitHub Release", "GitHub Release": published.url},
+        )
+
+    async def reconcile(intent: Intent) -> Effect | None:
+        return None  # publishing looks the release up by tag and updates it: doing it again makes no second
+
+    effect = await ctx.perform("publish_release", {"tag": tag}, act, reconcile)
+    if effect is not None:
+        await ctx.finish(effect)
 
 
 @handler("merge_release")

@@ -64,18 +64,60 @@ async def check_git(ctx: StepContext) -> None:
 
 @handler("check_ci")
 async def check_ci(ctx: StepContext) -> None:
+    """CI of the release commit; with a provider that can tell, open PRs into develop and staging's commit."""
     ci = ctx.services.ci
     commit = ctx.state.settings.get("git", {}).get("base_commit", "")
     if ci is None:
         await ctx.waiting(f"no CI provider configured: confirm CI is green on {commit[:10]} yourself (confirm)")
         return
     green, detail = await ci.status(commit)
-    if green:
-        await ctx.passed(detail)
+    evidence = {"CI": detail}
+    waits = await _pulls_and_staging(ctx, ci, commit, evidence)
+    if green is False:
+        await ctx.failed(detail, evidence)
     elif green is None:
-        await ctx.waiting(f"CI status unknown: {detail}")
+        await ctx.waiting(f"CI status unknown: {detail}", evidence)
+    elif waits:
+        await ctx.waiting(f"{detail}, but " + "; ".join(waits), evidence)
     else:
-        await ctx.failed(detail)
+        staging = evidence.get("staging", "")
+        await ctx.passed(detail + (f"; staging {staging}" if staging.startswith("unknown") else ""), evidence)
+
+
+async def _pulls_and_staging(ctx: StepContext, ci: Any, commit: str, evidence: dict[str, str]) -> list[str]:
+    """Evidence from the optional CiStatus extras (found with getattr); returns what a person must settle."""
+    from ..providers.base import ProviderError
+
+    waits: list[str] = []
+    develop = ctx.config.project.develop_branch
+    open_pulls = getattr(ci, "open_pulls", None)
+    if open_pulls is not None:
+        try:
+            pulls = await open_pulls(develop)
+        except ProviderError as error:
+            evidence[f"open PRs into {develop}"] = "unknown"
+            waits.append(f"open pull requests into {develop} could not be listed: {error}")
+        else:
+            listed = ", ".join(f"#{p.number} {p.title}" for p in pulls[:10]) + (f" and {len(pulls) - 10} more" if len(pulls) > 10 else "")
+            evidence[f"open PRs into {develop}"] = listed or "none"
+            if pulls and ctx.state.release_type is not ReleaseType.HOTFIX:  # a hotfix is cut from main
+                waits.append(f"{len(pulls)} pull request(s) into {develop} still open (all must be merged, or approve to release without them)")
+    staging_commit = getattr(ci, "staging_commit", None)
+    if staging_commit is not None:
+        try:
+            staging = await staging_commit("staging")
+        except ProviderError as error:
+            evidence["staging"] = f"unknown: {error}"
+            return waits
+        if staging is None:
+            evidence["staging"] = "unknown: no successful GitHub Deployment to staging recorded"
+        elif staging == commit:
+            evidence["staging"] = f"runs {staging[:10]}, the release commit"
+        else:
+            evidence["staging"] = f"runs {staging[:10]}, not the release commit {commit[:10]}"
+            if ctx.state.release_type is not ReleaseType.HOTFIX:
+                waits.append(f"staging runs {staging[:10]}, not the release commit {commit[:10]}: deploy it to staging first")
+    return waits
 
 
 async def smoke(ctx: StepContext, environment: str, version: str | None = None) -> None:
