@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..clock import Clock
     from ..config import Config
 
-KINDS = ("image", "deploy", "metrics", "smoke", "notify", "ci", "flags")
+KINDS = ("image", "deploy", "metrics", "smoke", "notify", "ci", "flags", "email")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Integrations the design names that have no module yet: a clearer refusal than "unknown".
 # An entry goes away when its module lands (the module alone makes it known).
@@ -36,8 +36,6 @@ PLANNED = {
     ("deploy", "ecs"): "the ECS deployer",
     ("deploy", "command"): "the command deployer",
     ("smoke", "http"): "the HTTP smoke checks",
-    ("notify", "slack"): "Slack announcements",
-    ("notify", "email"): "email announcements",
     ("ci", "github"): "the GitHub CI status check",
     ("flags", "unleash"): "the Unleash flag ramp",
     ("flags", "launchdarkly"): "the LaunchDarkly flag ramp",
