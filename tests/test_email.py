@@ -130,3 +130,18 @@ def test_config_mistakes_name_the_key() -> None:
     with pytest.raises(ConfigError) as raised:
         parse_config(Path("shipdeck.toml"), {"email": {"provider": "smtp", "host": "h", "from": "a@b", "to": ["c@d"], "password_env": "hunter2!"}})
     assert raised.value.key == "email.password_env" and "NAME of an environment variable" in raised.value.problem
+
+
+@pytest.mark.slow
+def test_a_rehearsed_major_release_never_emails_customers(smtp: tuple[Inbox, int, Path], tmp_path: Path) -> None:
+    from announce_support import rewrite_config
+    from cli_support import fast_world, journal_events, shipdeck
+
+    inbox, port, cert = smtp
+    world = fast_world(tmp_path)
+    rewrite_config(world, email={"provider": "smtp", "host": "127.0.0.1", "port": port, "from": "releases@example.com",
+                                 "to": ["customers@example.com"], "username": "releases", "password_env": "SMTP_PASSWORD", "cafile": str(cert)})
+    shipdeck(world, "release", "--auto", "--yes", "--type", "major", SMTP_PASSWORD=PASSWORD)
+    notes = [e["data"]["message"] for e in journal_events(world) if e["kind"] == "note"]
+    assert "rehearsal: the release email to customers was not sent" in notes
+    assert inbox.messages == [] and inbox.logins == []

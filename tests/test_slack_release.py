@@ -42,3 +42,19 @@ def test_the_release_thread_survives_a_kill_and_tells_the_rollback(tmp_path: Pat
     threads = {str(o["result"]["data"].get("thread")) for o in outcomes if o.get("result", {}).get("data", {}).get("thread")}
     assert threads == {str({"channel": "C0ENGINEERING", "name": "engineering", "ts": release.ts})}
     assert TOKEN not in world.config.read_text() and all(TOKEN not in str(e) for e in journal_events(world))
+
+
+def test_slack_down_never_blocks_the_rollback(tmp_path: Path) -> None:
+    with FakeSlack(token=TOKEN) as slack:
+        world = slack_bot_world(tmp_path, slack.api_url, "regression")
+        slack.fail("/api/chat.postMessage", 500, times=1000)
+        slack.fail("/api/chat.update", 500, times=1000)
+        result = shipdeck(world, "release", "--auto", "--yes", SLACK_BOT_TOKEN=TOKEN)
+        assert slack.messages() == [] and slack.count("/api/chat.postMessage") > 0
+
+    assert result.returncode == 3, result.stderr  # rolled back all the same
+    events = journal_events(world)
+    skipped = {e["data"]["step"]: e["data"]["reason"] for e in events if e["kind"] == "step_skipped"}
+    for step in ("announce.deploy", "rollback.announce", "rollback.done"):
+        assert "HTTP 500" in skipped[step], skipped
+    assert any(e["kind"] == "production_changed" and e["data"]["version"] == "v1.3.0" for e in events)
