@@ -132,6 +132,6 @@ PROVIDERS = (
         },
         build=_build,
         check=_check,
-        example={"host": "smtp.example.com", "port": 587, "starttls": True, "from": "releases@example.com", "to": ["customers@example.com"], "username": "releases", "password_env": "SMTP_PASSWORD"},
+        example={"provider": "smtp", "host": "smtp.example.com", "port": 587, "starttls": True, "from": "releases@example.com", "to": ["customers@example.com"], "username": "releases", "password_env": "SMTP_PASSWORD"},
     ),
 )

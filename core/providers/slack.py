@@ -248,6 +248,6 @@ PROVIDERS = (
         build=_build,
         check=_check,
         check_section=_check_channels,
-        example={"channels": {"engineering": "SLACK_WEBHOOK_ENGINEERING", "general": "SLACK_WEBHOOK_GENERAL"}},
+        example={"provider": "slack", "channels": {"engineering": "SLACK_WEBHOOK_ENGINEERING", "general": "SLACK_WEBHOOK_GENERAL"}},
     ),
 )
