@@ -133,7 +133,7 @@ def test_config_mistakes_name_the_key() -> None:
 
 
 @pytest.mark.slow
-def test_a_rehearsed_major_release_never_emails_customers(smtp: tuple[Inbox, int, Path], tmp_path: Path) -> None:
+def test_a_rehearsed_major_release_never_emails_customers_nor_needs_the_password(smtp: tuple[Inbox, int, Path], tmp_path: Path) -> None:
     from announce_support import rewrite_config
     from cli_support import fast_world, journal_events, shipdeck
 
@@ -141,7 +141,9 @@ def test_a_rehearsed_major_release_never_emails_customers(smtp: tuple[Inbox, int
     world = fast_world(tmp_path)
     rewrite_config(world, email={"provider": "smtp", "host": "127.0.0.1", "port": port, "from": "releases@example.com",
                                  "to": ["customers@example.com"], "username": "releases", "password_env": "SMTP_PASSWORD", "cafile": str(cert)})
-    shipdeck(world, "release", "--auto", "--yes", "--type", "major", SMTP_PASSWORD=PASSWORD)
+    # No SMTP_PASSWORD exported: a rehearsal neither needs the password nor sends.
+    result = shipdeck(world, "release", "--auto", "--yes", "--type", "major")
+    assert "SMTP_PASSWORD" not in result.stderr, result.stderr
     notes = [e["data"]["message"] for e in journal_events(world) if e["kind"] == "note"]
     assert "rehearsal: the release email to customers was not sent" in notes
     assert inbox.messages == [] and inbox.logins == []

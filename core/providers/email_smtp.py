@@ -81,7 +81,9 @@ class SmtpMailer:
             smtp.send_message(message)
 
 
-def _build(ctx: BuildContext) -> SmtpMailer:
+def _build(ctx: BuildContext) -> SmtpMailer | None:
+    if ctx.rehearsal:
+        return None  # a rehearsal copies the real [email]: it must neither email customers nor need the password
     settings = ctx.settings
     password = ctx.secret("password_env") if settings.get("password_env") else None
     return SmtpMailer(
@@ -100,6 +102,8 @@ def _build(ctx: BuildContext) -> SmtpMailer:
 async def _check(ctx: BuildContext) -> list[Check]:
     """Connects (and STARTTLS) without sending: the server is there and speaks TLS."""
     mailer = _build(ctx)
+    if mailer is None:
+        return [Check(True, "email: smtp", "not checked in a demo world or rehearsal: it never sends")]
 
     def probe() -> str:
         with smtplib.SMTP(mailer.host, mailer.port, timeout=mailer.timeout) as smtp:

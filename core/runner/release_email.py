@@ -20,13 +20,13 @@ async def email_release(ctx: StepContext) -> None:
     cannot be asked): the email is then *not* sent again, since customers receiving it twice
     is worse than a captain checking the inbox, and the note says which Message-ID to look for.
     """
-    mailer = ctx.services.email
-    if mailer is None:
-        await ctx.emit(EventKind.NOTE, {"message": 'no release email sent: [email] provider = "none"; customer communication is a manual step'})
-        return
     if ctx.state.rehearsal or ctx.config.rehearsal:
         # A rehearsal copies the real [email] table: customers must never hear of a rehearsal.
         await ctx.emit(EventKind.NOTE, {"message": "rehearsal: the release email to customers was not sent"})
+        return
+    mailer = ctx.services.email
+    if mailer is None:
+        await ctx.emit(EventKind.NOTE, {"message": 'no release email sent: [email] provider = "none"; customer communication is a manual step'})
         return
     key = f"{ctx.key}:email"
 
