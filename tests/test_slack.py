@@ -196,3 +196,28 @@ def test_a_missing_webhook_or_variable_stops_the_build_with_what_to_do(slack: Fa
         _notifier(slack, {"channels": {"engineering": "SLACK_WEBHOOK_ENGINEERING"}}, {"SLACK_WEBHOOK_ENGINEERING": "http://x"})
     with pytest.raises(NotConfigured, match="SLACK_WEBHOOK_GENERAL is not set"):
         _notifier(slack, {"channels": {"engineering": "SLACK_WEBHOOK_ENGINEERING", "general": "SLACK_WEBHOOK_GENERAL"}}, {"SLACK_WEBHOOK_ENGINEERING": "http://x"})
+
+
+def test_doctor_checks_the_token_and_each_webhook_variable_without_posting(slack: FakeSlack) -> None:
+    from shipdeck.core.providers.wiring import check_providers
+
+    config = parse_config(Path("shipdeck.toml"), {"notify": {"provider": "slack", "token_env": "SLACK_BOT_TOKEN", "api_url": slack.api_url,
+                                                              "channels": {"general": "SLACK_WEBHOOK_GENERAL"}}})
+
+    def rows(environ: dict[str, str]) -> dict[str, tuple[bool, str]]:
+        import os
+
+        saved = dict(os.environ)
+        os.environ.update(environ)
+        try:
+            return {row.what: (row.ok, row.detail) for row in check_providers(config, SystemClock(), None)}
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    good = rows({"SLACK_BOT_TOKEN": TOKEN, "SLACK_WEBHOOK_GENERAL": slack.webhook_url("general")})
+    assert good["notify: slack bot"] == (True, "token in SLACK_BOT_TOKEN accepted for team Example as shipdeck")
+    assert good["notify.channels.general"][0] is True
+    bad = rows({"SLACK_BOT_TOKEN": "xoxb-revoked"})
+    assert bad["notify: slack bot"][0] is False and "invalid_auth" in bad["notify: slack bot"][1] and "xoxb-revoked" not in str(bad)
+    assert slack.messages() == [] and slack.count("/api/auth.test") == 2

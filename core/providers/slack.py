@@ -225,10 +225,19 @@ def _build(ctx: BuildContext) -> SlackNotifier:
 
 
 async def _check(ctx: BuildContext) -> list[Check]:
+    """Each webhook variable set (nothing is posted: doctor never announces); the bot token accepted (auth.test)."""
     rows = []
     for channel, variable in (ctx.settings.get("channels") or {}).items():
         present = bool(ctx.environ.get(variable))
         rows.append(Check(present, f"notify.channels.{channel}", f"{variable} is {'set' if present else 'not set'} (not posted to: doctor never announces)"))
+    if ctx.settings.get("token_env"):
+        token = ctx.secret("token_env")
+        bot = SlackNotifier({}, token, api_url=ctx.settings.get("api_url") or DEFAULT_API_URL, timeout=float(ctx.settings["timeout"]), retries=0)
+        try:
+            answer = await bot._call("auth.test", lambda: bot._api("auth_test"))
+            rows.append(Check(True, "notify: slack bot", f"token in {token.name} accepted for team {plain(answer.get('team', '?'))} as {plain(answer.get('user', '?'))}"))
+        except ProviderError as error:
+            rows.append(Check(False, "notify: slack bot", str(error)))
     return rows
 
 

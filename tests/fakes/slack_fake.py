@@ -2,7 +2,7 @@
 
 slack_sdk's own clients talk to it: incoming webhooks at `POST /hooks/<name>` (the URL a test
 plants in SLACK_WEBHOOK_*), and the Web API's `chat.postMessage` and `chat.update` under
-`/api/` (the notifier's `api_url`), which need `Authorization: Bearer <token>`. Messages are
+`/api/` (the notifier's `api_url`), and `auth.test` for `shipdeck doctor`, which need `Authorization: Bearer <token>`. Messages are
 kept per channel with their thread, edits replace a message's text, and faults are queued per
 path with `fail()`: an HTTP status (429 with a Retry-After, 500) for the next `times` requests.
 
@@ -122,6 +122,8 @@ class FakeSlack:
     def api(self, method: str, body: dict[str, Any], authorization: str) -> dict[str, Any]:
         if authorization != f"Bearer {self.token}":
             return {"ok": False, "error": "invalid_auth"}
+        if method == "auth.test":
+            return {"ok": True, "team": "Example", "user": "shipdeck", "bot_id": "B0SHIPDECK"}
         channel = self._channel_id(str(body.get("channel", "")))
         if method == "chat.postMessage":
             message = self._post(channel, str(body.get("text", "")), body.get("thread_ts"))
