@@ -146,7 +146,7 @@ class Config:
 
 
 KNOWN_KEYS: dict[str, set[str]] = {
-    "": {"project", "release", "roles", "image", "deploy", "environments", "metrics", "watch", "smoke", "notify", "ci", "flags", "migrations", "notes", "sandbox"},
+    "": {"project", "release", "roles", "image", "deploy", "environments", "metrics", "watch", "smoke", "notify", "ci", "flags", "migrations", "notes", "sandbox", "email"},
     "project": {"name", "remote", "main_branch", "develop_branch", "compare_url", "state_dir"},
     "release": {"branch_pattern", "hotfix_branch_pattern", "tag_pattern", "window", "approvals", "rollback_roles", "announce_channel", "success_channel"},
     "release.window": {"days", "start", "end", "timezone", "always"},
@@ -156,7 +156,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
 
 # Keys of a provider table that belong to the section whatever the provider (read elsewhere).
 SECTION_SETTINGS: dict[str, set[str]] = {"metrics": {"interval", "series"}, "smoke": {"checks"}, "flags": {"ramp"}}
-DEFAULT_PROVIDERS = {"image": "none", "deploy": "none", "metrics": "none", "smoke": "none", "notify": "console", "ci": "none", "flags": "none"}
+DEFAULT_PROVIDERS = {"image": "none", "deploy": "none", "metrics": "none", "smoke": "none", "notify": "console", "ci": "none", "flags": "none", "email": "none"}
 SERIES_KEYS = {"query", "queries", "formula", "unit", "baseline", "warn_above", "rollback_above", "shadow"}
 QUERY_KEYS = ("query", "queries", "formula")
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

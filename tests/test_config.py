@@ -143,7 +143,7 @@ def test_what_init_renders_loads_with_the_expected_values(tmp_path: Path) -> Non
     assert config.roles["cto"] == ("alice",)  # the person running init, never invented people
     assert config.release.rollback_roles == ("engineering-manager", "cto", "on-call")
     assert {kind: p.provider for kind, p in config.providers.items()} == {
-        "image": "none", "deploy": "none", "metrics": "none", "smoke": "none", "notify": "console", "ci": "none", "flags": "none"
+        "image": "none", "deploy": "none", "metrics": "none", "smoke": "none", "notify": "console", "ci": "none", "flags": "none", "email": "none"
     }
     assert sorted(config.environments) == ["production", "staging"]
     assert [series.name for series in config.series] == ["error_rate", "p95_latency", "queue_depth"]

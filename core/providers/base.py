@@ -148,6 +148,46 @@ class Notifier(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Announcement:
+    """One moment of a release told to people, for a notifier that keeps one thread per release.
+
+    `headline` is what the release's own message says now (edited in place); `text` is the
+    moment itself (a reply in the thread). `thread` is what the release's first post returned
+    (journaled, so it survives a restart); empty before that post.
+    """
+
+    moment: str  # deploying | deployed | rolling_back | rolled_back
+    channel: str
+    text: str
+    headline: str
+    thread: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Posted:
+    """Where an announcement went, the thread to journal, and what part of it did not go out."""
+
+    where: str
+    thread: Mapping[str, str] = field(default_factory=dict)
+    missed: tuple[str, ...] = ()
+
+
+class KeepsThread(Protocol):
+    """A notifier that edits one message per release (optional: found with getattr `announce`)."""
+
+    async def announce(self, announcement: Announcement, key: str) -> Posted:
+        ...
+
+
+class Mailer(Protocol):
+    """Sends one email (the major-release announcement to customers)."""
+
+    async def send(self, subject: str, body: str, key: str) -> str:
+        """Send; returns to whom it went. `key` becomes the Message-ID, so a resend is recognisable."""
+        ...
+
+
 class CiStatus(Protocol):
     async def status(self, commit: str) -> tuple[bool | None, str]:
         """True green, False red, None unknown; with a line of evidence."""

@@ -14,7 +14,7 @@ from ..model import Intent, Release, StepState, StepStatus
 from .effects import Act, Effect, Reconcile, Unresolved, perform
 
 if TYPE_CHECKING:
-    from ..providers.base import CiStatus, Deployer, ImageRegistry, MetricsSource, Notifier, SmokeRunner
+    from ..providers.base import CiStatus, Deployer, ImageRegistry, Mailer, MetricsSource, Notifier, SmokeRunner
     from ..providers.git import GitRelease
     from .loop import Runner
 
@@ -33,6 +33,7 @@ class Services:
     metrics: MetricsSource | None = None
     smoke: SmokeRunner | None = None
     ci: CiStatus | None = None
+    email: Mailer | None = None  # the major release's email to customers
     git: GitRelease | None = None
     repo_path: Path | None = None
 

@@ -6,12 +6,13 @@ import asyncio
 from typing import TYPE_CHECKING, Mapping
 
 from ..events import EventKind
-from ..model import Intent, Release
+from ..model import Intent, Release, ReleaseType
 from ..providers.base import DeployProgress, DeployResult, ProviderError, Running
 from ..sanitize import plain
 from .announcing import post_once
 from .effects import Effect, Unknown, perform
 from .preflight import render_notes
+from .release_email import email_release
 from .steps import git_of, git_plan, handler
 
 if TYPE_CHECKING:
@@ -57,9 +58,14 @@ async def check_image(ctx: StepContext) -> None:
         await ctx.waiting(f"{detail}; waiting for CI to push it (retry when it is there)")
 
 
-async def announce(ctx: StepContext, channel: str, text: str) -> None:
-    """Post one announcement at most once; a failed post never blocks a release or a rollback."""
-    effect = await ctx.resolved(await post_once(ctx.runner, step_id=ctx.step_id, key=ctx.key, channel=channel, text=text))
+async def announce(ctx: StepContext, channel: str, text: str, moment: str = "", headline: str = "") -> None:
+    """Post one announcement at most once; a failed post never blocks a release or a rollback.
+
+    `moment` and `headline` let a notifier that keeps one thread per release edit its message
+    (headline) and reply in the thread (text); others post `text` alone.
+    """
+    result = await post_once(ctx.runner, step_id=ctx.step_id, key=ctx.key, channel=channel, text=text, moment=moment, headline=headline)
+    effect = await ctx.resolved(result)
     if effect is None:
         return
     if effect.ok:
@@ -74,12 +80,16 @@ def env_word(environment: str) -> str:
 
 @handler("announce_deploy")
 async def announce_deploy(ctx: StepContext) -> None:
-    await announce(ctx, ctx.setting("announce_channel"), f"Deploying {ctx.state.tag} to {env_word(ctx.state.environment)}")
+    tag, where = ctx.state.tag, env_word(ctx.state.environment)
+    await announce(ctx, ctx.setting("announce_channel"), f"Deploying {tag} to {where}", "deploying", f"{tag} to {where}: deploying")
 
 
 @handler("announce_success")
 async def announce_success(ctx: StepContext) -> None:
-    await announce(ctx, ctx.setting("success_channel"), f"{ctx.state.tag} deployed successfully")
+    tag, where = ctx.state.tag, env_word(ctx.state.environment)
+    if ctx.state.release_type is ReleaseType.MAJOR:
+        await email_release(ctx)  # before the step passes: a restart after the pass would never send it
+    await announce(ctx, ctx.setting("success_channel"), f"{tag} deployed successfully", "deployed", f"{tag} on {where}: deployed successfully")
 
 
 def _effect_of(result: DeployResult) -> Effect:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .preflight import smoke
-from .release_day import announce, deploy_version
+from .release_day import announce, deploy_version, env_word
 from .steps import handler
 
 if TYPE_CHECKING:
@@ -16,7 +16,13 @@ if TYPE_CHECKING:
 async def announce_rollback(ctx: StepContext) -> None:
     rollback = ctx.state.rollback
     assert rollback is not None
-    await announce(ctx, ctx.setting("announce_channel"), f"Rolling back {rollback.from_version} to {rollback.target}: {rollback.reason}")
+    await announce(
+        ctx,
+        ctx.setting("announce_channel"),
+        f"Rolling back {rollback.from_version} to {rollback.target}: {rollback.reason}",
+        "rolling_back",
+        f"{rollback.from_version} on {env_word(ctx.state.environment)}: rolling back to {rollback.target}",
+    )
 
 
 @handler("rollback_deploy")
@@ -35,4 +41,10 @@ async def rollback_smoke(ctx: StepContext) -> None:
 async def announce_rolled_back(ctx: StepContext) -> None:
     rollback = ctx.state.rollback
     assert rollback is not None
-    await announce(ctx, ctx.setting("announce_channel"), f"Rolled back to {rollback.target} due to {rollback.reason}")
+    await announce(
+        ctx,
+        ctx.setting("announce_channel"),
+        f"Rolled back to {rollback.target} due to {rollback.reason}",
+        "rolled_back",
+        f"{rollback.from_version} rolled back to {rollback.target} on {env_word(ctx.state.environment)}",
+    )
