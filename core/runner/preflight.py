@@ -114,8 +114,7 @@ async def draft_notes(ctx: StepContext) -> None:
         await ctx.blocking(_write_notes, ctx.runner.notes_path, notes.to_markdown())
     counts = {heading: len(notes.section(name)) for name, (heading, _) in SECTIONS.items()}
     counts["Other changes"] = len(notes.section("other"))  # listed under Improvements, never dropped
-    summary = ", ".join(f"{n} {heading.lower()}" for heading, n in counts.items() if n) or "no changes"
-    await ctx.passed(f"{len(notes.commits)} commits: {summary}", {k: str(v) for k, v in counts.items()})
+    await ctx.passed(notes.summary(), {k: str(v) for k, v in counts.items()})  # "1 breaking change", not "changes"
 
 
 def _write_notes(path: Any, text: str) -> None:
