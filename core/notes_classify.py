@@ -77,6 +77,7 @@ _VERSION_BUMP = re.compile(
     rf"(?:{_VERSION}\s*(?:→|->|to)\s*)?{_VERSION}\.?$",
     re.IGNORECASE,
 )
+_BUMP_START = frozenset("bBrRpPvV0123456789")  # skips the regex for nearly every subject
 _BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE:[ \t]*(?P<text>.*)$", re.MULTILINE)
 _SQUASH_PR = re.compile(r"\(#(?P<pr>\d+)\)\s*$")
 _MERGE_PR = re.compile(r"^Merge pull request #(?P<pr>\d+) from \S+")
@@ -129,7 +130,7 @@ def classify(subject: str, body: str, rules: Sequence[Rule]) -> Classified:
     for rule in rules:
         if rule.pattern.search(subject):
             return Classified(rule.section, subject)
-    if _VERSION_BUMP.match(subject):
+    if subject[:1] in _BUMP_START and _VERSION_BUMP.match(subject):
         return Classified("skip", subject)
     footer = _BREAKING_FOOTER.search(body) if "BREAKING" in body else None
     match = CONVENTIONAL.match(subject) if ":" in subject else None
