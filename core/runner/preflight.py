@@ -146,7 +146,8 @@ async def check_migrations(ctx: StepContext) -> None:
 
     data = ctx.state.settings["git"]
     report = await ctx.blocking(check, ctx.services.repo_path, data.get("previous_tag"), data["base_commit"], ctx.config.migrations_dirs)
-    evidence = {f"{f.file}:{f.line}": f"{f.operation}: {f.detail} — {f.alternative}" for f in report.findings}
+    # Keyed by operation too: squawk and the AST check can both find something on one line.
+    evidence = {f"{f.file}:{f.line} {f.operation}": f"{f.detail} — {f.alternative}" for f in report.findings}
     evidence["squawk"] = report.squawk
     if not report.checked:
         await ctx.skipped(f"not checked: no Alembic migrations folder found (looked for {', '.join(report.searched)})")
