@@ -186,13 +186,16 @@ def _pull_request(
 
 
 def _spans_sections(live: Sequence[Commit], classified: Mapping[str, Classified]) -> bool:
-    """Whether the typed commits of a pull request fall in more than one published section.
+    """Whether a pull request carries several changes: its typed commits fall in more than one
+    published section, or two or more of them are pull requests of their own.
 
     A feature branch whose commits are all ``feat(copilot): …`` is one change, titled by its
-    pull request; a branch carrying features and fixes is several.
+    pull request; a branch carrying features and fixes, or made of merged pull requests
+    (a release branch), is several.
     """
-    sections = {classified[c.sha].section for c in live if classified[c.sha].type}
-    return len(sections & set(SECTIONS)) > 1
+    typed = [c for c in live if classified[c.sha].type]
+    sections = {classified[c.sha].section for c in typed}
+    return len(sections & set(SECTIONS)) > 1 or sum(1 for c in typed if pr_number(c)) > 1
 
 
 def _one_line(

@@ -115,3 +115,21 @@ def test_pull_request_titles_come_from_the_lookup_when_the_body_has_none(tmp_pat
     by_pr = {e.pr: e for e in notes.entries if e.pr in (430, 431)}
     assert (by_pr[430].section, by_pr[430].text) == ("fixes", "Emails sent twice on retry")
     assert by_pr[431].text == "tidy things"
+
+
+def test_a_release_branch_of_pull_requests_of_one_type_keeps_each(tmp_path: Path) -> None:
+    def write(stream: Stream) -> None:
+        stream.commit("main", "Initial commit\n", {"a": "0\n"})
+        for number in (601, 602, 603):
+            stream.commit("v3", f"feat(cli): option {number} (#{number})\n", {"b": f"{number}\n"},
+                          start_from="main")
+        stream.commit("main", "Merge pull request #715 from org/v3\n\nRelease v3\n", merge="v3")
+        stream.commit("topic", "feat(copilot): part 1\n", {"c": "1\n"}, start_from="main")
+        stream.commit("topic", "feat(copilot): part 2\n", {"c": "2\n"})
+        stream.commit("main", "Merge pull request #716 from org/topic\n\nAI Copilot\n", merge="topic")
+
+    repo = build_history(tmp_path / "repo", write)
+    notes = notes_for_range(repo, None, "main")
+    assert [(e.text, e.pr) for e in notes.section("features")] == [
+        ("AI Copilot", 716),  # a feature branch: one change, titled by its pull request
+        ("Option 603 (#603)", 603), ("Option 602 (#602)", 602), ("Option 601 (#601)", 601)]
