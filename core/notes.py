@@ -1,339 +1,54 @@
 """Release notes from commits: read one range with one ``git log``, classify, render.
 
 Commit messages are untrusted: they are kept verbatim in the data and only stripped of
-terminal control sequences when rendered as markdown lines.
+terminal control sequences when rendered as markdown lines. Reading lives in
+``notes_git``, classification in ``notes_classify``, the published forms in ``notes_render``;
+this module groups commits into entries.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-import subprocess
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from .sanitize import plain
+from .notes_classify import (
+    PRIORITY,
+    RULE_SECTIONS,
+    Classified,
+    Rule,
+    cancelled_reverts,
+    classify,
+    compile_rules,
+    pr_number,
+    pull_request_members,
+)
+from .notes_git import Commit, NotesError, collect_commits, iter_commits, tag_date
+from .notes_render import SECTIONS, CommitNote, NoteEntry, ReleaseNotes, count_phrase, strip_control
 
 __all__ = [
+    "RULE_SECTIONS",
     "SECTIONS",
     "Commit",
     "CommitNote",
     "NoteEntry",
+    "NotesError",
+    "PrTitles",
     "ReleaseNotes",
     "build_notes",
     "collect_commits",
+    "count_phrase",
     "notes_for_range",
     "strip_control",
 ]
 
-# Published sections in template order, with their heading and line marker.
-SECTIONS: dict[str, tuple[str, str]] = {
-    "features": ("New Features", "✨ "),
-    "improvements": ("Improvements", "⚡ "),
-    "fixes": ("Bug Fixes", "🐛 "),
-    "breaking": ("Breaking Changes", ""),
-    "deprecations": ("Deprecations", ""),
-}
 # Sections a commit may end up in beyond the published ones: "other" renders as an
 # "Other changes" group under Improvements; the rest are listed only in the JSON.
 _HIDDEN = ("skip", "merge", "reverted")
-RULE_SECTIONS = (*SECTIONS, "other", "skip")
-_PRIORITY = ("breaking", "features", "deprecations", "fixes", "improvements", "other")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
-
-_CONVENTIONAL = re.compile(
-    r"^(?P<type>[A-Za-z]+)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?:[ \t]*(?P<desc>\S.*)$"
-)
-_TYPE_SECTIONS = {
-    "feat": "features", "feature": "features",
-    "fix": "fixes", "bugfix": "fixes", "hotfix": "fixes",
-    "perf": "improvements", "refactor": "improvements", "improvement": "improvements",
-    "deprecate": "deprecations", "deprecation": "deprecations", "deprecated": "deprecations",
-    "docs": "other", "doc": "other",
-    # Maintenance types are declared internal by their authors; JSON still lists them.
-    "chore": "skip", "ci": "skip", "build": "skip", "test": "skip", "tests": "skip",
-    "style": "skip", "release": "skip",
-}
-_FIRST_WORD_SECTIONS = {
-    **dict.fromkeys(("fix", "fixes", "fixed", "fixing", "bugfix", "hotfix", "resolve",
-                     "resolves", "resolved", "correct", "corrects", "corrected"), "fixes"),
-    **dict.fromkeys(("add", "adds", "added", "implement", "implements", "implemented",
-                     "introduce", "introduces", "introduced", "new", "support", "supports",
-                     "enable", "enables", "allow", "allows"), "features"),
-    **dict.fromkeys(("improve", "improves", "improved", "optimize", "optimizes", "optimise",
-                     "optimised", "optimized", "speed", "speeds", "faster", "refactor",
-                     "refactors", "refactored", "simplify", "simplifies", "better",
-                     "polish", "tweak"), "improvements"),
-    **dict.fromkeys(("deprecate", "deprecates", "deprecated"), "deprecations"),
-}
-_BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE:[ \t]*(?P<text>.*)$", re.MULTILINE)
-_SQUASH_PR = re.compile(r"\(#(?P<pr>\d+)\)\s*$")
-_MERGE_PR = re.compile(r"^Merge pull request #(?P<pr>\d+) from \S+")
-_REVERT_SUBJECT = re.compile(r'^Revert "(?P<subject>.*)"$')
-_REVERTS_SHA = re.compile(r"This reverts commit (?P<sha>[0-9a-f]{7,40})")
-# One sanitiser for every untrusted string shown anywhere (see core/sanitize.py).
-strip_control = plain
-
-
-class Commit(NamedTuple):
-    """One commit as read from ``git log`` (a NamedTuple: 20,000 of them are built per range)."""
-
-    sha: str
-    parents: tuple[str, ...]
-    author: str
-    timestamp: int
-    subject: str
-    body: str = ""
-
-
-class NotesError(Exception):
-    """git could not list the range (an unknown ref, not a repository)."""
-
-
-_FIELDS = 6  # sha, parents, author, timestamp, subject, body; NUL-separated, NUL after each
-
-
-def iter_commits(repo_path: Path | str, from_ref: str | None, to_ref: str) -> Iterator[Commit]:
-    """Commits reachable from ``to_ref`` and not from ``from_ref``, newest first, one git call.
-
-    Streams: records are parsed while git is still writing, so on a large range the Python
-    work overlaps git's instead of following it.
-    """
-    revision = f"{from_ref}..{to_ref}" if from_ref else to_ref
-    argv = [
-        "git", "-C", str(repo_path), "log", revision, "-z", "--no-color", "--encoding=UTF-8",
-        "--format=%H%x00%P%x00%an%x00%ct%x00%s%x00%b",
-        "--",  # so a ref is never taken for a path
-    ]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
-        assert process.stdout is not None and process.stderr is not None
-        pending = b""
-        fields: list[str] = []
-        while chunk := process.stdout.read1(1 << 16):  # type: ignore[attr-defined]  # a BufferedReader
-            parts = (pending + chunk).split(b"\x00")
-            pending = parts.pop()  # a field git has not finished writing
-            fields.extend(part.decode("utf-8", errors="replace") for part in parts)
-            usable = len(fields) - len(fields) % _FIELDS
-            columns = iter(fields[:usable])
-            for sha, parents, author, timestamp, subject, body in zip(*[columns] * _FIELDS):
-                yield Commit(sha, tuple(parents.split()), author, int(timestamp or 0), subject, body.rstrip("\n"))
-            del fields[:usable]
-        error = process.stderr.read().decode("utf-8", errors="replace").strip()
-        if process.wait() != 0:
-            raise NotesError(f"git log {revision} in {repo_path} failed: {error or 'exit ' + str(process.returncode)}")
-
-
-def collect_commits(repo_path: Path | str, from_ref: str | None, to_ref: str) -> list[Commit]:
-    """Every commit of the range as a list (see ``iter_commits``)."""
-    return list(iter_commits(repo_path, from_ref, to_ref))
-
-
-class CommitNote(NamedTuple):
-    """A commit with the section it landed in (for the JSON form)."""
-
-    sha: str
-    subject: str
-    section: str
-    pr: int | None
-    type: str = ""
-    scope: str = ""
-    breaking: bool = False
-    author: str = ""
-
-
-class NoteEntry(NamedTuple):
-    """One published line: a commit, or a pull request with all of its commits.
-
-    A NamedTuple like Commit: one is built per commit, and a frozen dataclass's __init__
-    costs several times more on a 20,000-commit range.
-    """
-
-    section: str
-    text: str
-    pr: int | None
-    shas: tuple[str, ...]
-    detail: str = ""  # e.g. the BREAKING CHANGE footer
-
-    def to_markdown(self) -> str:
-        text = strip_control(self.text)
-        if self.section == "fixes" and not text.lower().startswith("fix"):
-            text = f"Fixed: {text}"  # the reference template's wording
-        if self.pr is not None and f"#{self.pr}" not in text:
-            text = f"{text} (#{self.pr})"
-        if self.detail:
-            text = f"{text}: {strip_control(self.detail)}"
-        return text
-
-
-@dataclass(frozen=True)
-class ReleaseNotes:
-    """Classified release notes for one version."""
-
-    version: str
-    tag: str
-    previous_tag: str | None
-    date: dt.date
-    compare_url: str
-    entries: tuple[NoteEntry, ...]
-    commits: tuple[CommitNote, ...]
-
-    def section(self, name: str) -> list[NoteEntry]:
-        return [entry for entry in self.entries if entry.section == name]
-
-    def to_markdown(self) -> str:
-        """The reference template (release-process.md, section 6)."""
-        date = f"{_MONTHS[self.date.month - 1]} {self.date.day}, {self.date.year}"
-        lines = [f"# {strip_control(self.tag)} ({date})", ""]
-        for name, (heading, marker) in SECTIONS.items():
-            lines.append(f"## {heading}")
-            entries = self.section(name)
-            lines.extend(f"- {marker}{entry.to_markdown()}" for entry in entries)
-            others = self.section("other") if name == "improvements" else []
-            if others:
-                lines.append("- Other changes:")
-                lines.extend(f"  - {entry.to_markdown()}" for entry in others)
-            if not entries and not others:
-                lines.append("- None")
-            lines.append("")
-        if self.compare_url:
-            lines += ["---", "", f"[Full Changelog]({self.compare_url})"]
-        return "\n".join(lines).rstrip("\n") + "\n"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the sections as published and every commit with its section."""
-        return {
-            "version": self.version,
-            "tag": self.tag,
-            "previous_tag": self.previous_tag,
-            "date": self.date.isoformat(),
-            "compare_url": self.compare_url,
-            "sections": {
-                name: [
-                    {"text": e.text, "pr": e.pr, "commits": list(e.shas), "detail": e.detail}
-                    for e in self.section(name)
-                ]
-                for name in (*SECTIONS, "other")
-            },
-            "commits": [
-                {"sha": c.sha, "subject": c.subject, "section": c.section, "pr": c.pr,
-                 "type": c.type, "scope": c.scope, "breaking": c.breaking, "author": c.author}
-                for c in self.commits
-            ],
-        }
-
-
-class _Classified(NamedTuple):
-    section: str
-    text: str
-    type: str = ""
-    scope: str = ""
-    breaking: bool = False
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class _Rule:
-    pattern: re.Pattern[str]
-    section: str
-
-
-def _compile_rules(rules: Sequence[Mapping[str, Any]]) -> list[_Rule]:
-    compiled = []
-    for index, rule in enumerate(rules):
-        section = str(rule.get("section", ""))
-        if section not in RULE_SECTIONS:
-            raise ValueError(
-                f"notes rule {index + 1}: section {section!r} is not one of {', '.join(RULE_SECTIONS)}"
-            )
-        try:
-            compiled.append(_Rule(re.compile(str(rule.get("pattern", ""))), section))
-        except re.error as error:
-            raise ValueError(f"notes rule {index + 1}: pattern is not a valid regex: {error}") from None
-    return compiled
-
-
-def _classify(subject: str, body: str, rules: Sequence[_Rule]) -> _Classified:
-    """Section for one message: rules first, then conventional commits, then first-word hints."""
-    for rule in rules:
-        if rule.pattern.search(subject):
-            return _Classified(rule.section, subject)
-    footer = _BREAKING_FOOTER.search(body) if "BREAKING" in body else None
-    match = _CONVENTIONAL.match(subject) if ":" in subject else None
-    if match is not None and match["type"].lower() in _TYPE_SECTIONS:
-        kind = match["type"].lower()
-        desc = match["desc"]
-        desc = desc[:1].upper() + desc[1:]
-        breaking = bool(match["bang"]) or footer is not None
-        section = "breaking" if breaking else _TYPE_SECTIONS[kind]
-        detail = footer["text"].strip() if footer is not None else ""
-        return _Classified(section, desc, kind, match["scope"] or "", breaking, detail)
-    if footer is not None:
-        return _Classified("breaking", subject, breaking=True, detail=footer["text"].strip())
-    first_word = subject.split(" ", 1)[0].rstrip(":,.").lower()
-    return _Classified(_FIRST_WORD_SECTIONS.get(first_word, "other"), subject)
-
-
-def _cancelled_reverts(commits: Sequence[Commit]) -> set[str]:
-    """SHAs of reverts and the commits they revert, when both are in the range."""
-    by_sha = {commit.sha: commit for commit in commits}
-    cancelled: set[str] = set()
-    for index, commit in enumerate(commits):  # newest first: a revert of a revert cancels first
-        if commit.sha in cancelled:
-            continue
-        target = None
-        if commit.subject.startswith(("Revert ", "revert")):
-            sha_match = _REVERTS_SHA.search(commit.body)
-            if sha_match is not None:
-                target = next((sha for sha in by_sha if sha.startswith(sha_match["sha"])), None)
-            else:
-                quoted = _REVERT_SUBJECT.match(commit.subject)
-                conventional = _CONVENTIONAL.match(commit.subject)
-                wanted = quoted["subject"] if quoted else (
-                    conventional["desc"] if conventional and conventional["type"] == "revert" else None)
-                target = next((older.sha for older in commits[index + 1:]
-                               if older.subject == wanted), None)
-        if target is not None and target not in cancelled and target != commit.sha:
-            cancelled.update((commit.sha, target))
-    return cancelled
-
-
-def _pull_request_members(commits: Sequence[Commit]) -> dict[str, list[Commit]]:
-    """Merge SHA → the commits it brought in, for every merge in the range.
-
-    Walks the first-parent line oldest first, so each commit belongs to the first merge
-    that introduced it; linear in the size of the range.
-    """
-    if all(len(commit.parents) < 2 for commit in commits):
-        return {}  # linear history (squash merges): nothing to collapse
-    by_sha = {commit.sha: commit for commit in commits}
-    parent_shas = {parent for commit in commits for parent in commit.parents}
-    tips = [commit for commit in commits if commit.sha not in parent_shas]
-    mainline: list[Commit] = []
-    seen: set[str] = set()
-    for tip in tips:
-        current: Commit | None = tip
-        while current is not None and current.sha not in seen:
-            seen.add(current.sha)
-            mainline.append(current)
-            current = by_sha.get(current.parents[0]) if current.parents else None
-    members: dict[str, list[Commit]] = {}
-    for merge in reversed(mainline):
-        if len(merge.parents) < 2:
-            continue
-        brought: list[Commit] = []
-        stack = [sha for sha in merge.parents[1:] if sha in by_sha and sha not in seen]
-        while stack:
-            sha = stack.pop()
-            if sha in seen:
-                continue
-            seen.add(sha)
-            brought.append(by_sha[sha])
-            stack.extend(p for p in by_sha[sha].parents if p in by_sha and p not in seen)
-        members[merge.sha] = brought
-    return members
+# Looks up pull request titles by number (e.g. from GitHub); numbers it cannot answer are
+# left out of the mapping.
+PrTitles = Callable[[Sequence[int]], Mapping[int, str]]
 
 
 def build_notes(
@@ -345,49 +60,55 @@ def build_notes(
     date: dt.date,
     compare_url: str = "",
     rules: Sequence[Mapping[str, Any]] = (),
-    classified: Mapping[str, _Classified] | None = None,
+    classified: Mapping[str, Classified] | None = None,
+    pr_titles: PrTitles | None = None,
 ) -> ReleaseNotes:
     """Classify ``commits`` (newest first, as ``collect_commits`` returns them).
+
+    A pull request merged with a merge commit is one line (its title) unless its title is not
+    a conventional commit and the commits it brought carry their own types: then those
+    commits are the entries, each in its own section (a long-lived branch merged once).
+    Merges that are not pull requests (``develop`` into a feature branch) are noise.
 
     Args:
         compare_url: a template with ``{previous}`` and ``{tag}``; left out without a previous tag.
         rules: ``{"pattern": regex, "section": name}`` mappings tried on each subject first;
             section is a published section, ``"other"`` or ``"skip"``.
+        pr_titles: looks up the titles of merged pull requests whose merge commit has no
+            body; without it (or without an answer) the first conventional subject inside
+            the pull request stands in for the title.
     """
-    compiled = _compile_rules(rules)
-    cancelled = _cancelled_reverts(commits)
-    members = _pull_request_members(commits)
+    compiled = compile_rules(rules)
+    cancelled = cancelled_reverts(commits)
+    members = pull_request_members(commits)
     if classified is None:
-        classified = {c.sha: _classify(c.subject, c.body, compiled) for c in commits}
+        classified = {c.sha: classify(c.subject, c.body, compiled) for c in commits}
 
     by_sha = {c.sha: c for c in commits}
-    pr_members = {sha: group for sha, group in members.items() if _pr_number(by_sha[sha])}
+    pr_members = {sha: group for sha, group in members.items() if pr_number(by_sha[sha])}
+    titles = _pull_request_titles([by_sha[sha] for sha in pr_members], pr_titles)
     member_of = {c.sha for group in pr_members.values() for c in group}
     entries: list[NoteEntry] = []
     notes_by_sha: dict[str, CommitNote] = {}
     for commit in commits:
         if commit.sha in member_of:
             continue  # noted with the pull request that brought it in
-        info, pr = classified[commit.sha], _pr_number(commit)
-        entry: NoteEntry | None = None
+        info, pr = classified[commit.sha], pr_number(commit)
+        if commit.sha in pr_members:
+            pr_entries, pr_notes = _pull_request(
+                commit, pr_members[commit.sha], titles.get(commit.sha), classified, cancelled, compiled)
+            entries.extend(entry for entry in pr_entries if entry.section not in _HIDDEN)
+            notes_by_sha.update(pr_notes)
+            continue
         if commit.sha in cancelled:
             section = "reverted"
-        elif commit.sha in pr_members:
-            entry = _pull_request_entry(commit, pr_members[commit.sha], classified, cancelled,
-                                        compiled)
-            section = entry.section
-        elif commit.sha in members:
+        elif len(commit.parents) > 1:
             section = "merge"  # a plain branch merge: its commits are listed one by one
         else:
             section = info.section
-            entry = NoteEntry(section, info.text, pr, (commit.sha,), info.detail)
-        if entry is not None and entry.section not in _HIDDEN:
-            entries.append(entry)
+            if section not in _HIDDEN:
+                entries.append(NoteEntry(section, info.text, pr, (commit.sha,), info.detail, info.scope))
         notes_by_sha[commit.sha] = _note(commit, info, section, pr)
-        for member in pr_members.get(commit.sha, ()):
-            member_section = "reverted" if member.sha in cancelled else section
-            notes_by_sha[member.sha] = _note(member, classified[member.sha], member_section,
-                                             _pr_number(member) or pr)
 
     url = ""
     if compare_url and previous_tag:
@@ -399,55 +120,138 @@ def build_notes(
     )
 
 
-def _note(commit: Commit, info: _Classified, section: str, pr: int | None) -> CommitNote:
+def _note(commit: Commit, info: Classified, section: str, pr: int | None) -> CommitNote:
     return CommitNote(commit.sha, commit.subject, section, pr, info.type, info.scope,
                       info.breaking, commit.author)
 
 
-def _pr_number(commit: Commit) -> int | None:
-    if "#" not in commit.subject:
-        return None
-    match = _MERGE_PR.match(commit.subject) or _SQUASH_PR.search(commit.subject)
-    return int(match["pr"]) if match else None
+def _body_title(merge: Commit) -> str:
+    """GitHub writes the pull request's title as the first line of its merge commit's body."""
+    return next((line.strip() for line in merge.body.splitlines() if line.strip()), "")
 
 
-def _pull_request_entry(
+def _pull_request_titles(merges: Sequence[Commit], lookup: PrTitles | None) -> dict[str, str]:
+    """Merge SHA → the pull request's title, from the body or else from ``lookup`` (one call)."""
+    titles = {merge.sha: _body_title(merge) for merge in merges}
+    missing = {pr_number(m): m.sha for m in merges if not titles[m.sha]}
+    if lookup is not None and missing:
+        found = lookup([number for number in missing if number is not None])
+        for number, sha in missing.items():
+            if number is not None and found.get(number, "").strip():
+                titles[sha] = found[number].strip().splitlines()[0]
+    return {sha: title for sha, title in titles.items() if title}
+
+
+def _pull_request(
     merge: Commit,
     brought: Sequence[Commit],
-    classified: Mapping[str, _Classified],
+    title: str | None,
+    classified: Mapping[str, Classified],
     cancelled: set[str],
-    rules: Sequence[_Rule],
+    rules: Sequence[Rule],
+) -> tuple[list[NoteEntry], dict[str, CommitNote]]:
+    """The entries for one merged pull request, and every commit of it for the JSON."""
+    pr = pr_number(merge)
+    live = [c for c in brought if c.sha not in cancelled and len(c.parents) < 2]
+    by_title = classify(title, "", rules) if title else None
+    notes: dict[str, CommitNote] = {}
+    if (by_title is None or not by_title.type) and _spans_sections(live, classified):
+        # A long-lived branch (features, fixes and breaking changes merged at once): its
+        # conventional commits are the changes, each in its own section.
+        entries = []
+        for commit in brought:
+            info = classified[commit.sha]
+            own_pr = pr_number(commit)
+            if commit.sha in cancelled:
+                section = "reverted"
+            elif len(commit.parents) > 1:
+                section = "merge"
+            else:
+                section = info.section
+                entries.append(NoteEntry(section, info.text, own_pr or pr, (commit.sha,),
+                                         info.detail, info.scope))
+            notes[commit.sha] = _note(commit, info, section, own_pr or pr)
+        when = {commit.sha: commit.timestamp for commit in brought}
+        entries.sort(key=lambda entry: when[entry.shas[0]], reverse=True)  # newest first, as git log
+        notes[merge.sha] = _note(merge, classified[merge.sha], "merge", pr)
+        return entries, notes
+    entry = _one_line(merge, live, brought, by_title, title, classified)
+    notes[merge.sha] = _note(merge, classified[merge.sha], entry.section, pr)
+    for member in brought:
+        member_section = "reverted" if member.sha in cancelled else (
+            "merge" if len(member.parents) > 1 else entry.section)
+        notes[member.sha] = _note(member, classified[member.sha], member_section,
+                                  pr_number(member) or pr)
+    return [entry], notes
+
+
+def _spans_sections(live: Sequence[Commit], classified: Mapping[str, Classified]) -> bool:
+    """Whether a pull request carries several changes: its typed commits fall in more than one
+    published section, or two or more of them are pull requests of their own.
+
+    A feature branch whose commits are all ``feat(copilot): …`` is one change, titled by its
+    pull request; a branch carrying features and fixes, or made of merged pull requests
+    (a release branch), is several.
+    """
+    typed = [c for c in live if classified[c.sha].type]
+    sections = {classified[c.sha].section for c in typed}
+    return len(sections & set(SECTIONS)) > 1 or sum(1 for c in typed if pr_number(c)) > 1
+
+
+def _one_line(
+    merge: Commit,
+    live: Sequence[Commit],
+    brought: Sequence[Commit],
+    by_title: Classified | None,
+    title: str | None,
+    classified: Mapping[str, Classified],
 ) -> NoteEntry:
     """One line for a pull request: its title, classified by the title or else by its commits."""
-    live = [c for c in brought if c.sha not in cancelled]
-    title = next((line.strip() for line in merge.body.splitlines() if line.strip()), merge.subject)
-    by_title = _classify(title, "", rules)
+    pr = pr_number(merge)
+    if by_title is None:
+        # No title known: the first conventional commit of it (oldest first) stands in,
+        # never "Merge pull request #N from org/branch".
+        oldest_first = sorted(live, key=lambda c: c.timestamp)
+        stand_in = next((c for c in oldest_first if classified[c.sha].type), None)
+        stand_in = stand_in or next(iter(oldest_first), None)
+        by_title = (classified[stand_in.sha] if stand_in is not None
+                    else Classified("other", f"Pull request #{pr} (no title recorded)"))
     sections = [classified[c.sha].section for c in live]
-    best = next((s for s in _PRIORITY if s in sections), None)
+    best = next((s for s in PRIORITY if s in sections), None)
     section = best if by_title.section == "other" and best is not None else by_title.section
-    if brought and not live:
+    if "breaking" in sections:
+        section = "breaking"  # a breaking commit inside makes the pull request breaking
+    if brought and not live and all(len(c.parents) < 2 for c in brought):
         section = "reverted"  # everything the pull request brought was reverted in range
-    detail = next((classified[c.sha].detail for c in live if classified[c.sha].detail), "")
-    return NoteEntry(section, by_title.text, _pr_number(merge),
-                     (merge.sha, *(c.sha for c in live)), detail)
+    detail = by_title.detail or next(
+        (classified[c.sha].detail for c in live if classified[c.sha].detail), "")
+    return NoteEntry(section, by_title.text, pr, (merge.sha, *(c.sha for c in live)), detail,
+                     by_title.scope)
 
 
 def notes_for_range(
-    repo_path: Path | str, from_ref: str | None, to_ref: str, **kw: object
+    repo_path: Path | str,
+    from_ref: str | None,
+    to_ref: str,
+    *,
+    pr_titles: PrTitles | None = None,
+    **kw: object,
 ) -> ReleaseNotes:
     """``build_notes`` over ``collect_commits(repo_path, from_ref, to_ref)``.
 
     Keyword arguments are those of ``build_notes``; ``version`` defaults to ``to_ref``,
-    ``tag`` to ``to_ref``, ``previous_tag`` to ``from_ref`` and ``date`` to today.
+    ``tag`` to ``to_ref``, ``previous_tag`` to ``from_ref`` and ``date`` to the tag's date
+    when ``to_ref`` is a tag, else today.
     """
     kw.setdefault("tag", to_ref)
     kw.setdefault("version", to_ref)
     kw.setdefault("previous_tag", from_ref)
-    kw.setdefault("date", dt.date.today())
-    compiled = _compile_rules(kw.get("rules", ()))  # type: ignore[arg-type]
+    if "date" not in kw:
+        kw["date"] = tag_date(repo_path, to_ref) or dt.date.today()
+    compiled = compile_rules(kw.get("rules", ()))  # type: ignore[arg-type]
     commits: list[Commit] = []
-    classified: dict[str, _Classified] = {}
+    classified: dict[str, Classified] = {}
     for commit in iter_commits(repo_path, from_ref, to_ref):  # classify while git still writes
         commits.append(commit)
-        classified[commit.sha] = _classify(commit.subject, commit.body, compiled)
-    return build_notes(commits, classified=classified, **kw)  # type: ignore[arg-type]
+        classified[commit.sha] = classify(commit.subject, commit.body, compiled)
+    return build_notes(commits, classified=classified, pr_titles=pr_titles, **kw)  # type: ignore[arg-type]

@@ -71,7 +71,7 @@ def test_breaking_footer_becomes_the_detail() -> None:
     notes = _notes("feat(api)!: remove v1 (#48)\n\nBREAKING CHANGE: use /api/v2")
     (entry,) = notes.section("breaking")
     assert entry.pr == 48 and entry.detail == "use /api/v2"
-    assert "- Remove v1 (#48): use /api/v2" in notes.to_markdown()
+    assert "- **api:** Remove v1 (#48): use /api/v2" in notes.to_markdown()  # scope kept
 
 
 def test_rules_are_applied_first_and_validated() -> None:

@@ -184,8 +184,7 @@ async def draft_notes(ctx: StepContext) -> None:
         await ctx.blocking(_write_notes, ctx.runner.notes_path, notes.to_markdown())
     counts = {heading: len(notes.section(name)) for name, (heading, _) in SECTIONS.items()}
     counts["Other changes"] = len(notes.section("other"))  # listed under Improvements, never dropped
-    summary = ", ".join(f"{n} {heading.lower()}" for heading, n in counts.items() if n) or "no changes"
-    await ctx.passed(f"{len(notes.commits)} commits: {summary}", {k: str(v) for k, v in counts.items()})
+    await ctx.passed(notes.summary(), {k: str(v) for k, v in counts.items()})  # "1 breaking change", not "changes"
 
 
 def _write_notes(path: Any, text: str) -> None:
@@ -217,7 +216,8 @@ async def check_migrations(ctx: StepContext) -> None:
 
     data = ctx.state.settings["git"]
     report = await ctx.blocking(check, ctx.services.repo_path, data.get("previous_tag"), data["base_commit"], ctx.config.migrations_dirs)
-    evidence = {f"{f.file}:{f.line}": f"{f.operation}: {f.detail} — {f.alternative}" for f in report.findings}
+    # Keyed by operation too: squawk and the AST check can both find something on one line.
+    evidence = {f"{f.file}:{f.line} {f.operation}": f"{f.detail} — {f.alternative}" for f in report.findings}
     evidence["squawk"] = report.squawk
     if not report.checked:
         await ctx.skipped(f"not checked: no Alembic migrations folder found (looked for {', '.join(report.searched)})")

@@ -57,7 +57,9 @@ down_revision = "0001_initial"
 
 def upgrade():
     op.add_column("applications", sa.Column("source", sa.String(64), nullable=True))
-    op.create_index("ix_applications_source", "applications", ["source"])
+    with op.get_context().autocommit_block():  # CONCURRENTLY cannot run in a transaction
+        op.create_index("ix_applications_source", "applications", ["source"],
+                        postgresql_concurrently=True)
 
 
 def downgrade():

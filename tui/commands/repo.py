@@ -35,13 +35,18 @@ def _previous_tag(args: argparse.Namespace, config: Config | None) -> str | None
 
 def notes(args: argparse.Namespace) -> int:
     from shipdeck.core.notes import notes_for_range
+    from shipdeck.core.notes_git import tag_date
 
     if _not_a_repository(args):
         return 2
     config = _config_or_none(args)
     from_ref = args.from_ref or _previous_tag(args, config)
-    version = args.notes_version or "Unreleased"
-    tag = version if version == "Unreleased" else (config.release.tag_pattern if config else "v{version}").format(version=version.lstrip("v"))
+    released_on = tag_date(args.repo, args.to_ref)  # a tag names the release and its day
+    version = args.notes_version or (args.to_ref if released_on else "Unreleased")
+    if args.notes_version:
+        tag = (config.release.tag_pattern if config else "v{version}").format(version=version.lstrip("v"))
+    else:
+        tag = version
     result = notes_for_range(
         args.repo,
         from_ref,
@@ -49,7 +54,7 @@ def notes(args: argparse.Namespace) -> int:
         version=version.lstrip("v"),
         tag=tag,
         previous_tag=from_ref,
-        date=date.today(),
+        date=released_on or date.today(),
         compare_url=config.project.compare_url if config else "",
         rules=config.notes.get("rules", ()) if config else (),
     )
