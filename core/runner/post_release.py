@@ -24,9 +24,9 @@ async def publish_notes(ctx: StepContext) -> None:
         return
 
     async def act(key: str) -> Effect:
-        from .preflight import render_notes
+        from .preflight import notes_of
 
-        notes = await ctx.blocking(render_notes, ctx)  # rendered as cut_release wrote them into CHANGELOG.md
+        notes = await notes_of(ctx)  # rendered as cut_release wrote them into CHANGELOG.md
         published = await publish(tag, tag, notes.to_markdown())
         return Effect(
             True,

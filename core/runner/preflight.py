@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from ..config import Window
@@ -179,7 +180,7 @@ async def smoke_production(ctx: StepContext) -> None:
 async def draft_notes(ctx: StepContext) -> None:
     from ..notes import SECTIONS
 
-    notes = await ctx.blocking(render_notes, ctx)
+    notes = await notes_of(ctx)
     if ctx.runner.notes_path is not None:
         await ctx.blocking(_write_notes, ctx.runner.notes_path, notes.to_markdown())
     counts = {heading: len(notes.section(name)) for name, (heading, _) in SECTIONS.items()}
@@ -192,7 +193,34 @@ def _write_notes(path: Any, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def render_notes(ctx: StepContext) -> ReleaseNotes:
+async def notes_of(ctx: StepContext) -> ReleaseNotes:
+    """The release's notes, off the event loop, with pull request titles from GitHub when the
+    CI provider can look them up (the cut's CHANGELOG, the draft, the Release, the email)."""
+    return await ctx.blocking(render_notes, ctx, pr_title_lookup(ctx))  # type: ignore[no-any-return]
+
+
+def pr_title_lookup(ctx: StepContext) -> Callable[[Sequence[int]], Mapping[int, str]] | None:
+    """A blocking lookup for the notes' worker thread, asking the CI provider on this loop.
+
+    A failed lookup gives no titles: the notes fall back to the merge commit's own text.
+    """
+    lookup = getattr(ctx.services.ci, "pull_titles", None)
+    if lookup is None:
+        return None
+    loop = asyncio.get_running_loop()
+
+    def titles(numbers: Sequence[int]) -> Mapping[int, str]:
+        future = asyncio.run_coroutine_threadsafe(lookup(list(numbers)), loop)
+        try:
+            return dict(future.result(timeout=60.0))
+        except Exception:  # noqa: BLE001 — titles are a nicety; the notes never fail for them
+            future.cancel()
+            return {}
+
+    return titles
+
+
+def render_notes(ctx: StepContext, pr_titles: Callable[[Sequence[int]], Mapping[int, str]] | None = None) -> ReleaseNotes:
     from ..notes import notes_for_range
 
     assert ctx.services.repo_path is not None, "planned releases always have a repository"
@@ -207,6 +235,7 @@ def render_notes(ctx: StepContext) -> ReleaseNotes:
         date=datetime.fromtimestamp(ctx.state.started_at or ctx.clock.now()).date(),
         compare_url=ctx.config.project.compare_url,
         rules=ctx.config.notes.get("rules", ()),
+        pr_titles=pr_titles,
     )
 
 

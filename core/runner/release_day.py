@@ -11,7 +11,7 @@ from ..providers.base import DeployProgress, DeployResult, ProviderError, Runnin
 from ..sanitize import plain
 from .announcing import post_once
 from .effects import Effect, Unknown, perform
-from .preflight import render_notes
+from .preflight import notes_of
 from .release_email import email_release
 from .steps import git_of, git_plan, handler
 
@@ -26,7 +26,7 @@ async def cut_release(ctx: StepContext) -> None:
     remote = ctx.config.project.remote
 
     async def act(key: str) -> Effect:
-        notes = await ctx.blocking(render_notes, ctx)
+        notes = await notes_of(ctx)
         result = await ctx.blocking(git.cut, plan, notes.to_markdown())
         return Effect(
             True,

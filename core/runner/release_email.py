@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..events import EventKind
 from ..model import Intent
 from .effects import Effect, Unknown, Unresolved, perform
-from .preflight import render_notes
+from .preflight import notes_of
 
 if TYPE_CHECKING:
     from .context import StepContext
@@ -31,7 +31,7 @@ async def email_release(ctx: StepContext) -> None:
     key = f"{ctx.key}:email"
 
     async def act(key: str) -> Effect:
-        notes = await ctx.blocking(render_notes, ctx)
+        notes = await notes_of(ctx)
         subject = f"{ctx.config.project.name} {ctx.state.tag} is out"
         to = await mailer.send(subject, notes.to_markdown(), key)
         return Effect(True, f"release email sent to {to}")
