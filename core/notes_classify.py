@@ -77,6 +77,9 @@ _VERSION_BUMP = re.compile(
     rf"(?:{_VERSION}\s*(?:→|->|to)\s*)?{_VERSION}\.?$",
     re.IGNORECASE,
 )
+# A bot or a person keeping the release notes themselves up to date ("📝 Update release notes"):
+# bookkeeping of the release, like a version bump, never a change of the product.
+_NOTES_UPKEEP = re.compile(r"^(?:update|updated|regenerate)\s+(?:the\s+)?(?:release\s+notes|changelog)\.?$", re.IGNORECASE)
 _BUMP_START = frozenset("bBrRpPvV0123456789")  # skips the regex for nearly every subject
 _BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE:[ \t]*(?P<text>.*)$", re.MULTILINE)
 _SQUASH_PR = re.compile(r"\(#(?P<pr>\d+)\)\s*$")
@@ -132,6 +135,8 @@ def classify(subject: str, body: str, rules: Sequence[Rule]) -> Classified:
             return Classified(rule.section, subject)
     if subject[:1] in _BUMP_START and _VERSION_BUMP.match(subject):
         return Classified("skip", subject)
+    if subject[:1] in "uUrR" and _NOTES_UPKEEP.match(subject):
+        return Classified("skip", subject)
     footer = _BREAKING_FOOTER.search(body) if "BREAKING" in body else None
     match = CONVENTIONAL.match(subject) if ":" in subject else None
     if match is not None and match["type"].lower() in TYPE_SECTIONS:
@@ -152,6 +157,8 @@ def classify(subject: str, body: str, rules: Sequence[Rule]) -> Classified:
     if first_word and not first_word[0].isascii():
         emoji = first_word.replace("\ufe0f", "")
         text = rest.strip() or subject
+        if _NOTES_UPKEEP.match(text):
+            return Classified("skip", text, type=emoji)
         if emoji in _GITMOJI_SECTIONS:
             return Classified(_GITMOJI_SECTIONS[emoji], text, type=emoji)
         first_word = text.split(" ", 1)[0]  # an emoji we do not know: the words still tell

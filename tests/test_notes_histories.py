@@ -133,3 +133,16 @@ def test_a_release_branch_of_pull_requests_of_one_type_keeps_each(tmp_path: Path
     assert [(e.text, e.pr) for e in notes.section("features")] == [
         ("AI Copilot", 716),  # a feature branch: one change, titled by its pull request
         ("Option 603 (#603)", 603), ("Option 602 (#602)", 602), ("Option 601 (#601)", 601)]
+
+
+def test_keeping_the_release_notes_up_to_date_is_bookkeeping_not_a_change(tmp_path: Path) -> None:
+    def write(stream: Stream) -> None:
+        stream.commit("main", "Initial commit\n", {"a": "0\n"})
+        stream.commit("main", "📝 Update release notes\n", {"a": "1\n"})
+        stream.commit("main", "Update changelog\n", {"a": "2\n"})
+        stream.commit("main", "📝 Update docs for the release notes page (#12)\n", {"a": "3\n"})
+
+    notes = notes_for_range(build_history(tmp_path / "repo", write), None, "main")
+    sections = {c.subject: c.section for c in notes.commits}
+    assert sections["📝 Update release notes"] == sections["Update changelog"] == "skip"
+    assert sections["📝 Update docs for the release notes page (#12)"] == "other"
