@@ -31,9 +31,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Integrations the design names that have no module yet: a clearer refusal than "unknown".
 # An entry goes away when its module lands (the module alone makes it known).
 PLANNED = {
-    ("image", "ecr"): "the ECR image check",
     ("deploy", "github-actions"): "the GitHub Actions deployer",
-    ("deploy", "ecs"): "the ECS deployer",
     ("deploy", "command"): "the command deployer",
     ("smoke", "http"): "the HTTP smoke checks",
     ("notify", "slack"): "Slack announcements",
