@@ -76,7 +76,7 @@ async def check_image(ctx: StepContext) -> None:
         if left <= 0:
             image = f"{getattr(registry, 'repository', 'the image')}:{tag}"
             await ctx.failed(
-                f"no image {image} after {format_duration(wait)}; CI may have failed: check the CI build of {tag}, "
+                f"no image {image} after {format_duration(wait).replace('m00s', 'm')}; CI may have failed: check the CI build of {tag}, "
                 "and once the image is pushed retry this step (r in the cockpit)",
                 {"asked": f"{asked} times"},
             )
