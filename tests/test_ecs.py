@@ -220,3 +220,67 @@ def test_doctor_reads_the_service_and_names_a_missing_one(world_factory: Any) ->
     missing = EcsDeployer(AwsClients(REGION, world.url), cluster="prod", service="api", container="web", image=IMAGE, clock=SystemClock())
     rows = asyncio.run(missing.check())
     assert not rows[0].ok and "MISSING" in rows[0].detail and "check cluster and service in [deploy]" in rows[0].detail
+
+
+# -- one whole release, headless, with [image] ecr and [deploy] ecs ----------------------------
+
+
+def aws_release_world(root: Any, url: str) -> Any:
+    from cli_support import fast_world
+
+    world = fast_world(root)
+    text = world.config.read_text(encoding="utf-8")
+    image = f'[image]\nprovider = "ecr"\nrepository = "web"\nregion = "{REGION}"\nendpoint_url = "{url}"\nwait = "10s"\n'
+    deploy = (
+        f'[deploy]\nprovider = "ecs"\ncluster = "prod"\nservice = "web"\ncontainer = "web"\nimage = "{IMAGE}"\n'
+        f'region = "{REGION}"\nendpoint_url = "{url}"\ntimeout = "30s"\npoll = "0.02s"\n'
+    )
+    for old, new in (('[image]\nprovider = "simulated"\n', image), ('[deploy]\nprovider = "simulated"\nduration = "1s"\ntasks = 4\n', deploy)):
+        assert old in text
+        text = text.replace(old, new)
+    world.config.write_text(text, encoding="utf-8")
+    return world
+
+
+def test_a_headless_release_deploys_to_ecs_and_a_rollback_restores_the_previous_image(world_factory: Any, tmp_path: Any) -> None:
+    from fakes.aws_moto import push_image
+    from shipdeck.core.commands import Command
+    from shipdeck.core.events import EventKind
+    from shipdeck.core.model import Phase
+    from shipdeck.core.machine import phase_of
+    from shipdeck.core.session import Options, open_session
+
+    world = world_factory()
+    previous = world.register(f"{IMAGE}:v1.3.0")  # production runs the demo's previous release
+    world.ecs.update_service(cluster="prod", service="web", taskDefinition=previous)
+    world.rollouts.steady_at.clear()
+    world.rollouts.calls.clear()
+    client("ecr", world.url).create_repository(repositoryName="web")
+    push_image(world.url, "web", "v1.4.0")
+    release = aws_release_world(tmp_path, world.url)
+    session = open_session(Options(config_path=release.config, repo_path=release.repo, auto=True, assume_yes=True, force=True))
+    decided: list[float] = []
+    answers: list[Any] = []
+
+    def roll_back_once_live(event: Any, state: Any) -> None:
+        if event.kind is EventKind.PRODUCTION_CHANGED and event.data.get("version") == "v1.4.0" and not decided:
+            decided.append(time.monotonic())
+            answers.append(session.runner.submit(Command("rollback", "captain", reason="testing the way back", typed_target="v1.3.0")))
+
+    session.runner.subscribe(roll_back_once_live)
+    try:
+        state = asyncio.run(session.runner.run())
+    finally:
+        session.close()
+
+    assert [a.result() for a in answers] == [None]
+    assert phase_of(state) is Phase.ROLLED_BACK, phase_of(state)
+    assert state.step("image").status.value == "passed"
+    serving = world.definition(world.service_task_definition())["taskDefinition"]["containerDefinitions"][0]["image"]
+    assert serving == f"{IMAGE}:v1.3.0"
+    assert world.rollouts.calls["update_service"] == 2  # the deploy and the rollback, once each
+    rolled_to = world.service_task_definition()
+    back_on_old = world.rollouts.started_at[rolled_to] - decided[0]
+    steady = world.rollouts.steady_at[rolled_to] - decided[0]
+    print(f"ECS rollback in a headless release against moto: service updated {back_on_old * 1000:.0f} ms after the decision, steady after {steady * 1000:.0f} ms")
+    assert back_on_old < 5.0
