@@ -253,6 +253,7 @@ def test_a_headless_release_deploys_to_ecs_and_a_rollback_restores_the_previous_
     world = world_factory()
     previous = world.register(f"{IMAGE}:v1.3.0")  # production runs the demo's previous release
     world.ecs.update_service(cluster="prod", service="web", taskDefinition=previous)
+    world.rollouts.wait_steady(previous)
     world.rollouts.steady_at.clear()
     world.rollouts.calls.clear()
     client("ecr", world.url).create_repository(repositoryName="web")
@@ -284,3 +285,60 @@ def test_a_headless_release_deploys_to_ecs_and_a_rollback_restores_the_previous_
     steady = world.rollouts.steady_at[rolled_to] - decided[0]
     print(f"ECS rollback in a headless release against moto: service updated {back_on_old * 1000:.0f} ms after the decision, steady after {steady * 1000:.0f} ms")
     assert back_on_old < 5.0
+
+
+DRIVER = """
+import asyncio, os, sys
+from pathlib import Path
+from shipdeck.core.session import Options, open_session
+
+config, repo = sys.argv[1:]
+session = open_session(Options(config_path=Path(config), repo_path=Path(repo), auto=True, assume_yes=True, force=True))
+
+def crash(event, state):
+    # The first progress of the deploy comes after update_service: the process dies with the rollout under way.
+    if event.kind.value == "step_progressed" and event.data.get("step") == "deploy":
+        os._exit(137)
+
+session.runner.subscribe(crash)
+asyncio.run(session.runner.run())
+sys.exit(3)  # the crash point was never reached
+"""
+
+
+def test_a_release_killed_mid_rollout_resumes_without_deploying_twice(world_factory: Any, tmp_path: Any) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from fakes.aws_moto import push_image
+    from shipdeck.core.events import EventKind
+    from shipdeck.core.machine import phase_of
+    from shipdeck.core.model import Phase
+    from shipdeck.core.session import Options, open_session
+
+    world = world_factory(step=0.3)
+    previous = world.register(f"{IMAGE}:v1.3.0")
+    world.ecs.update_service(cluster="prod", service="web", taskDefinition=previous)
+    world.rollouts.wait_steady(previous)
+    world.rollouts.calls.clear()
+    client("ecr", world.url).create_repository(repositoryName="web")
+    push_image(world.url, "web", "v1.4.0")
+    release = aws_release_world(tmp_path, world.url)
+
+    driver = subprocess.run([sys.executable, "-c", DRIVER, str(release.config), str(release.repo)], capture_output=True, text=True, timeout=120)
+    assert driver.returncode == 137, driver.stderr[-2000:]
+    assert world.rollouts.calls == {"register_task_definition": 1, "update_service": 1}
+
+    resumed = open_session(Options(config_path=release.config, repo_path=release.repo, auto=True, assume_yes=True, force=True))
+    try:
+        state = asyncio.run(resumed.runner.run())
+    finally:
+        resumed.close()
+    assert phase_of(state) is Phase.DONE, (state.step("deploy").status, state.step("deploy").summary)
+    assert world.rollouts.calls == {"register_task_definition": 1, "update_service": 1}
+    events = [json.loads(line) for line in resumed.runner.journal.path.read_text(encoding="utf-8").splitlines()]
+    deploys = [e["data"] for e in events if e["kind"] == EventKind.OUTCOME.value and e["data"]["key"].split(":")[-2] == "deploy"]
+    assert [(d["status"], d["result"].get("reconciled")) for d in deploys] == [("done", True)]  # followed, not redone
+    serving = world.definition(world.service_task_definition())["taskDefinition"]["containerDefinitions"][0]["image"]
+    assert serving == f"{IMAGE}:v1.4.0"

@@ -99,12 +99,12 @@ class EcsDeployer:
         """
         service = await self._service()
         wanted = f"{self.image}:{tag}"
-        for deployment in service.get("deployments") or []:
-            arn = str(deployment.get("taskDefinition", ""))
+        # The service's own task definition first: it is what the last update_service asked for.
+        candidates = [str(service["taskDefinition"])] + [str(d.get("taskDefinition", "")) for d in service.get("deployments") or []]
+        for arn in dict.fromkeys(candidates):
             definition, _ = await self._task_definition(arn)
             if self._container_image(definition, arn) == wanted:
-                found = f"found deployment {deployment.get('id', '')} of {_short(arn)}"
-                return await self._follow(tag, arn, on_progress, found, _all_but_recent(service))
+                return await self._follow(tag, arn, on_progress, f"found {_short(arn)} on the service", _all_but_recent(service))
         latest, tags = await self._task_definition(_family(str(service["taskDefinition"])))
         if tags.get(KEY_TAG) == key:
             raise ProviderError(

@@ -61,6 +61,13 @@ class ScriptedRollouts:
         backend.update_service = scripted_update
         return self
 
+    def wait_steady(self, task_definition: str, within: float = 10.0) -> None:
+        """Block until the rollout of `task_definition` is COMPLETED (a test's own setup deploy)."""
+        give_up = time.monotonic() + within
+        while task_definition not in self.steady_at:
+            assert time.monotonic() < give_up, f"{task_definition} never became steady"
+            time.sleep(0.01)
+
     def settle(self, cluster: str, service_name: str) -> None:
         """Make a freshly created service steady (COMPLETED, all tasks running), as production is before a release."""
         service = self.backend._get_service(cluster, service_name)
@@ -90,6 +97,7 @@ class ScriptedRollouts:
 
     def _play(self, service: Any, ident: str, old: str) -> None:
         desired = service.desired_count
+        drained = {d["id"] for d in service.deployments if d["id"] != ident}  # what this rollout replaces
         if self.outcome == "complete":
             for running in range(1, desired + 1):
                 if not self._wait():
@@ -98,7 +106,7 @@ class ScriptedRollouts:
             if not self._wait():  # ECS waits for the new tasks to pass health checks
                 return
             self._change(service, ident, rolloutState="COMPLETED", rolloutStateReason=f"ECS deployment {ident} completed.")
-            service.deployments = [d for d in service.deployments if d["id"] == ident]
+            service.deployments = [d for d in service.deployments if d["id"] not in drained]
             self.steady_at[self._td(service, ident)] = time.monotonic()
             self._event(service, f"(service {service.name}) has reached a steady state.")
             return
@@ -120,7 +128,7 @@ class ScriptedRollouts:
         self._event(service, f"(service {service.name}) rolling back to deployment {back}.")
         if self._wait():
             self._change(service, back, runningCount=desired, pendingCount=0, rolloutState="COMPLETED")
-            service.deployments = [d for d in service.deployments if d["id"] == back]
+            service.deployments = [d for d in service.deployments if d["id"] not in drained and d["id"] != ident]
             self.steady_at[old] = time.monotonic()
 
     def _wait(self) -> bool:
