@@ -141,3 +141,28 @@ def test_the_step_fails_clearly_after_the_wait(ecr: str, tmp_path: Path) -> None
     assert 20 * 60 <= clock.now() - started < 21 * 60
     assert not [e for e in seen if e.kind is EventKind.PRODUCTION_CHANGED]  # nothing was deployed
     assert state.step("deploy").status is StepStatus.PENDING
+
+
+def test_without_credentials_doctor_says_how_to_give_them(ecr: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    rows = asyncio.run(images(ecr).check())
+    assert not rows[0].ok
+    assert "no AWS credentials found; export AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY" in rows[0].detail
+
+
+def test_the_settings_are_validated_with_the_key_named() -> None:
+    from shipdeck.core.providers.registry import SettingError, production_registry
+
+    spec = production_registry().get("image", "ecr")
+    assert spec is not None
+    with pytest.raises(SettingError) as raised:
+        spec.validate({"provider": "ecr", "repository": "web"})
+    assert raised.value.key == "region"
+    values = spec.validate({"provider": "ecr", "repository": "web", "region": REGION})
+    assert values["wait"] == 1200.0 and values["poll"] == 15.0  # 20 minutes, a poll every 15 s
+    with pytest.raises(SettingError, match="duration"):
+        spec.validate({"provider": "ecr", "repository": "web", "region": REGION, "wait": "soon"})

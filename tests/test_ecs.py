@@ -342,3 +342,16 @@ def test_a_release_killed_mid_rollout_resumes_without_deploying_twice(world_fact
     assert [(d["status"], d["result"].get("reconciled")) for d in deploys] == [("done", True)]  # followed, not redone
     serving = world.definition(world.service_task_definition())["taskDefinition"]["containerDefinitions"][0]["image"]
     assert serving == f"{IMAGE}:v1.4.0"
+
+
+def test_the_ecs_settings_are_validated_with_the_key_named() -> None:
+    from shipdeck.core.providers.registry import SettingError, production_registry
+
+    spec = production_registry().get("deploy", "ecs")
+    assert spec is not None
+    table = {"provider": "ecs", "cluster": "prod", "service": "web", "image": IMAGE, "region": REGION}
+    with pytest.raises(SettingError) as raised:
+        spec.validate(table)
+    assert raised.value.key == "container"
+    values = spec.validate({**table, "container": "web"})
+    assert values["timeout"] == 900.0 and values["poll"] == 5.0 and values["endpoint_url"] == ""
