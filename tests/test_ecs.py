@@ -130,6 +130,7 @@ def test_a_failing_rollout_reports_no_production_change_with_the_reason(world_fa
     assert not result.production_changed
     assert "failed: ECS deployment circuit breaker: tasks failed to start." in result.summary
     assert max(r.message.count("3 failed") for r in world.reports) == 1
+    assert ("roll out", "failed") in world.reports[-1].stages
 
 
 def test_a_circuit_breaker_rollback_says_what_production_went_back_to(world_factory: Any) -> None:

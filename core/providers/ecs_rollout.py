@@ -80,7 +80,7 @@ def progress_of(rollout: Rollout, label: str, log: tuple[str, ...] = ()) -> Depl
     )
     failed = f", {rollout.failed} failed" if rollout.failed else ""
     message = f"{label}: {rollout.state.lower().replace('_', ' ')}, {rollout.running}/{rollout.desired} tasks running{failed}"
-    if rollout.state == "ROLLED_BACK":
+    if rollout.state in ("FAILED", "ROLLED_BACK", "GONE"):
         stages = tuple((name, "failed" if name == "roll out" else status) for name, status in stages)
     return DeployProgress(stage, message, min(share, 1.0), rollout.running, rollout.desired, stages, log)
 
