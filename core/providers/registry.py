@@ -31,8 +31,6 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Integrations the design names that have no module yet: a clearer refusal than "unknown".
 # An entry goes away when its module lands (the module alone makes it known).
 PLANNED = {
-    ("image", "ecr"): "the ECR image check",
-    ("deploy", "ecs"): "the ECS deployer",
     ("flags", "unleash"): "the Unleash flag ramp",
     ("flags", "launchdarkly"): "the LaunchDarkly flag ramp",
 }

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Mapping
 
+from ..durations import format_duration
 from ..events import EventKind
 from ..model import Intent, Release, ReleaseType
-from ..providers.base import DeployProgress, DeployResult, ProviderError, Running
+from ..providers.base import DeployProgress, DeployResult, ImageRegistry, ProviderError, Running
 from ..sanitize import plain
 from .announcing import post_once
 from .effects import Effect, Unknown, perform
@@ -47,15 +48,52 @@ async def cut_release(ctx: StepContext) -> None:
 
 @handler("check_image")
 async def check_image(ctx: StepContext) -> None:
+    """The image for the tag exists; a registry with a `wait` polls while CI is still building it.
+
+    The wait counts from the step's start (journaled), so a restart does not lengthen it.
+    """
     registry = ctx.services.registry
     if registry is None:
         await ctx.skipped("not checked: no image registry configured ([image] provider = \"none\")")
         return
-    exists, detail = await registry.image_exists(ctx.state.tag)
-    if exists:
-        await ctx.passed(detail)
-    else:
-        await ctx.waiting(f"{detail}; waiting for CI to push it (retry when it is there)")
+    tag = ctx.state.tag
+    wait = float(getattr(registry, "wait", 0.0) or 0.0)
+    poll = max(float(getattr(registry, "poll", 15.0) or 15.0), 0.01)
+    deadline = (ctx.step.started_at or ctx.clock.now()) + wait
+    asked = 0
+    while True:
+        try:
+            exists, detail, evidence = await _image_details(registry, tag)
+        except ProviderError as error:
+            await ctx.failed(f"image not checked: {error}")
+            return
+        asked += 1
+        if exists:
+            await ctx.passed(detail, evidence)
+            return
+        if wait <= 0:
+            await ctx.waiting(f"{detail}; waiting for CI to push it (retry when it is there)")
+            return
+        left = deadline - ctx.clock.now()
+        if left <= 0:
+            image = f"{getattr(registry, 'repository', 'the image')}:{tag}"
+            await ctx.failed(
+                f"no image {image} after {format_duration(wait).replace('m00s', 'm')}; CI may have failed: check the CI build of {tag}, "
+                "and once the image is pushed retry this step (r in the cockpit)",
+                {"asked": f"{asked} times"},
+            )
+            return
+        await ctx.progress(f"{detail}; waiting for CI to push it ({format_duration(left)} left, asked {asked} times)")
+        await ctx.clock.sleep(min(poll, left))
+
+
+async def _image_details(registry: ImageRegistry, tag: str) -> tuple[bool, str, Mapping[str, str]]:
+    details = getattr(registry, "image_details", None)  # optional: registries that have evidence
+    if details is not None:
+        found: tuple[bool, str, Mapping[str, str]] = await details(tag)
+        return found
+    exists, detail = await registry.image_exists(tag)
+    return exists, detail, {}
 
 
 async def announce(ctx: StepContext, channel: str, text: str, moment: str = "", headline: str = "") -> None:

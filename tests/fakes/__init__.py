@@ -1,1 +1,1 @@
-"""Loopback fakes of outside systems that only tests use (one module per fake)."""
+"""Loopback stand-ins that only tests use (one module per fake); the demo's live in core/sandbox."""
