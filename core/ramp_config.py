@@ -105,3 +105,4 @@ def ramp_entries(config: Config) -> tuple[RampEntry, ...]:
 
 def ramp_entry(config: Config, flag: str) -> RampEntry | None:
     return next((entry for entry in ramp_entries(config) if entry.flag == flag), None)
+

@@ -72,3 +72,9 @@ def test_stages_from_the_command_line(text: str, stage: str) -> None:
 def test_bad_stages_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="use off, team, or a percentage"):
         parse_stage(text)
+
+
+def test_launchdarkly_takes_the_same_ramp(tmp_path: Path) -> None:
+    config = _load(tmp_path, '[flags]\nprovider = "launchdarkly"\nproject = "web"\n' + RAMP)
+    assert config.provider("flags").settings["token_env"] == "LD_API_TOKEN"  # type: ignore[attr-defined]
+    assert [e.flag for e in ramp_entries(config)] == ["ai-copilot"]  # type: ignore[arg-type]

@@ -39,7 +39,6 @@ PLANNED = {
     ("notify", "slack"): "Slack announcements",
     ("notify", "email"): "email announcements",
     ("ci", "github"): "the GitHub CI status check",
-    ("flags", "launchdarkly"): "the LaunchDarkly flag ramp",
 }
 _NOT_PROVIDER_MODULES = {"base", "registry", "wiring", "git"}  # git: mechanics, not a configurable system
 

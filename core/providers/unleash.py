@@ -15,7 +15,8 @@ from typing import Any, Mapping
 
 from .base import ProviderError
 from .flags_base import FlagConflict, FlagState, digest
-from .registry import BuildContext, Check, ProviderSpec, Setting
+from .flags_spec import flag_provider
+from .registry import Check, Setting
 
 TEAM_TITLE = "shipdeck:team"
 ROLLOUT_TITLE = "shipdeck:rollout"
@@ -186,48 +187,14 @@ def _state(flag: str, env: Mapping[str, Any]) -> FlagState:
     )
 
 
-def build(ctx: BuildContext) -> UnleashFlags:
-    settings = ctx.settings
-    return UnleashFlags(
-        url=settings["url"],
-        token=ctx.secret("token_env"),
-        project=settings["project"],
-        environment=settings["environment"] or ctx.environment,
-        timeout=settings["timeout"],
-    )
-
-
-async def check(ctx: BuildContext) -> list[Check]:
-    from ..ramp_config import ramp_entries
-
-    backend = build(ctx)
-    try:
-        return await backend.check([entry.flag for entry in ramp_entries(ctx.config)])
-    finally:
-        await backend.aclose()
-
-
-def _check_section(section: Mapping[str, Any]) -> None:
-    from ..ramp_config import check_ramp_section
-
-    check_ramp_section(section)
-
-
 PROVIDERS = (
-    ProviderSpec(
-        "flags",
+    flag_provider(
         "unleash",
         "Unleash feature flags: the team → N % → 100 % ramp over the admin API",
-        {
-            "url": Setting("url", required=True, help="the Unleash base URL, like https://unleash.example.com"),
-            "token_env": Setting("env", default="UNLEASH_ADMIN_TOKEN", help="the environment variable holding an admin API token"),
-            "project": Setting("str", default="default", help="the Unleash project of the ramped flags"),
-            "environment": Setting("str", default="", help="the Unleash environment (default: the release's environment)"),
-            "timeout": Setting("duration", default=10.0, minimum=0.1, help="per request"),
-        },
-        build=build,
-        check=check,
-        check_section=_check_section,
+        UnleashFlags,
+        url=Setting("url", required=True, help="the Unleash base URL, like https://unleash.example.com"),
+        token_env="UNLEASH_ADMIN_TOKEN",
+        token_help="the environment variable holding an admin API token",
         example={"provider": "unleash", "url": "https://unleash.example.com", "token_env": "UNLEASH_ADMIN_TOKEN", "project": "default"},
     ),
 )
