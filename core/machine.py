@@ -312,6 +312,14 @@ def _production_changed(state: Release, event: Event) -> Release:
     return replace(state, production_version=str(event.data["version"]), production_changed_at=event.at)
 
 
+def _flag_changed(state: Release, event: Event) -> Release:
+    data = event.data
+    flag = str(data["flag"])
+    first = state.flags.get(flag, {}).get("from", data.get("from", ""))  # where the release found it
+    record = {**dict(data.get("state") or {}), "stage": str(data.get("stage", "")), "from": first, "at": event.at}
+    return replace(state, flags={**state.flags, flag: record})
+
+
 def _watch_started(state: Release, event: Event) -> Release:
     step = state.step(str(event.data.get("step", "")))
     if step is None or step.status.finished:
@@ -421,6 +429,7 @@ _HANDLERS = {
     EventKind.INTENT: _intent,
     EventKind.OUTCOME: _outcome,
     EventKind.PRODUCTION_CHANGED: _production_changed,
+    EventKind.FLAG_CHANGED: _flag_changed,
     EventKind.WATCH_STARTED: _watch_started,
     EventKind.SAMPLE: _sample,
     EventKind.BREACH_CONFIRMED: _breach_confirmed,

@@ -67,8 +67,9 @@ def _entry(index: int, raw: Any) -> RampEntry:
     segment = raw.get("team_segment", "")
     if not isinstance(segment, str):
         raise SettingError("ramp.team_segment", f"{where} (flag {flag!r}): team_segment must be a segment's name")
-    if "team" in stages and not segment:
-        raise SettingError("ramp.team_segment", f"{where} (flag {flag!r}): the team stage needs team_segment = \"NAME\" (who is the team)")
+    if not segment:
+        # The team keeps the flag at every stage, and turning a flag on starts with the team.
+        raise SettingError("ramp.team_segment", f"{where} (flag {flag!r}): needs team_segment = \"NAME\" (who is the team)")
     watch_raw = raw.get("watch", DEFAULT_WATCH)
     try:
         if isinstance(watch_raw, bool):

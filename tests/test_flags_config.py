@@ -22,7 +22,7 @@ def _load(tmp_path: Path, body: str) -> object:
 
 
 def test_a_ramp_loads_with_normalised_stages(tmp_path: Path) -> None:
-    config = _load(tmp_path, FLAGS + RAMP + '\n[[flags.ramp]]\nflag = "search-v2"\nstages = ["5", "100 %"]\nwatch = "90s"\n')
+    config = _load(tmp_path, FLAGS + RAMP + '\n[[flags.ramp]]\nflag = "search-v2"\nstages = ["5", "100 %"]\nteam_segment = "staff"\nwatch = "90s"\n')
     entries = ramp_entries(config)  # type: ignore[arg-type]
     assert [(e.flag, e.stages, e.watch) for e in entries] == [
         ("ai-copilot", ("team", "10%", "100%"), 900.0),
@@ -40,8 +40,8 @@ BAD = {
     "team-without-segment": ('\n[[flags.ramp]]\nflag = "x"\nstages = ["team", "10%"]\n', "flags.ramp.team_segment", None, ["needs team_segment"]),
     "no-flag": ('\n[[flags.ramp]]\nstages = ["10%"]\n', "flags.ramp.flag", None, ["needs flag"]),
     "unknown-key": ('\n[[flags.ramp]]\nflag = "x"\nstagez = ["10%"]\n', "flags.ramp.stagez", 7, ["unknown key 'stagez'"]),
-    "bad-watch": ('\n[[flags.ramp]]\nflag = "x"\nstages = ["10%"]\nwatch = "soon"\n', "flags.ramp.watch", 8, ["'soon'"]),
-    "twice": ('\n[[flags.ramp]]\nflag = "x"\nstages = ["10%"]\n\n[[flags.ramp]]\nflag = "x"\nstages = ["50%"]\n', "flags.ramp.flag", 6, ["two [[flags.ramp]]"]),
+    "bad-watch": ('\n[[flags.ramp]]\nflag = "x"\nstages = ["10%"]\nwatch = "soon"\nteam_segment = "s"\n', "flags.ramp.watch", 8, ["'soon'"]),
+    "twice": ('\n[[flags.ramp]]\nflag = "x"\nstages = ["10%"]\nteam_segment = "s"\n\n[[flags.ramp]]\nflag = "x"\nstages = ["50%"]\nteam_segment = "s"\n', "flags.ramp.flag", 6, ["two [[flags.ramp]]"]),
 }
 
 

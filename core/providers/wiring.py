@@ -88,6 +88,7 @@ def build_services(
         metrics=built["metrics"],
         smoke=built["smoke"],
         ci=built["ci"],
+        flags=built["flags"],
         git=git,
         repo_path=Path(repo_path) if repo_path is not None else None,
     )
