@@ -9,48 +9,23 @@ happens, as with a killed process, and a new runner resumes from the file.
 
 from __future__ import annotations
 
-import asyncio
-import gc
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import pytest
+from ramp_support import FLAG, Crash, ramp_config, ramp_plan, run_ramp, start
 
 from fakes.launchdarkly_fake import FakeLaunchDarkly
-from shipdeck.core.config import parse_config
 from shipdeck.core.events import Event, EventKind
-from shipdeck.core.decisions import Policy
 from shipdeck.core.journal import Journal
 from shipdeck.core.machine import phase_of
-from shipdeck.core.model import Group, Phase, ReleaseType, SeriesSpec, StepKind, StepSpec, StepStatus
+from shipdeck.core.model import Group, Phase, StepKind, StepSpec, StepStatus
 from shipdeck.core.plan import rollback_plan
 from shipdeck.core.providers.base import DeployResult, MetricPoint
-from shipdeck.core.providers.console import ConsoleNotifier
 from shipdeck.core.providers.launchdarkly import LaunchDarklyFlags
-from shipdeck.core.ramp import ramp_steps
-from shipdeck.core.ramp_config import ramp_entry
-from shipdeck.core.release_settings import settings_from_config
-from shipdeck.core.runner import Runner, Services
 from shipdeck.core.secrets import Secret
-from shipdeck.core.session import authority_for
 
 TOKEN = "api-ramp-test"
-FLAG = "ai-copilot"
-SERIES = SeriesSpec("error_rate", "%", 1.0, None, 5.0)
-
-
-class FastClock:
-    """Time passes only when someone sleeps, and at once."""
-
-    def __init__(self) -> None:
-        self.at = 1_800_000_000.0
-
-    def now(self) -> float:
-        return self.at
-
-    async def sleep(self, seconds: float) -> None:
-        self.at += seconds
-        await asyncio.sleep(0)
 
 
 class FlagAwareMetrics:
@@ -82,10 +57,6 @@ class RecordingDeployer:
         return None
 
 
-class Crash(SystemExit):
-    pass
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeLaunchDarkly]:
     with FakeLaunchDarkly(TOKEN) as server:
@@ -94,79 +65,18 @@ def fake() -> Iterator[FakeLaunchDarkly]:
 
 
 def _config(tmp_path: Path, fake: FakeLaunchDarkly, watch: str = "15m") -> Any:
-    data = {
-        "flags": {
-            "provider": "launchdarkly",
-            "url": fake.url,
-            "ramp": [{"flag": FLAG, "stages": ["team", "10%", "100%"], "team_segment": "internal-staff", "watch": watch}],
-        },
-        "watch": {"breach_for": "2m", "blind_after": "1m"},
-        "metrics": {"interval": "10s"},
-    }
-    return parse_config(tmp_path / "shipdeck.toml", data)
+    return ramp_config(tmp_path, {"provider": "launchdarkly", "url": fake.url}, watch)
 
 
-def _start(journal: Journal, config: Any, plan: Any, **extra: Any) -> list[Event]:
-    data = {
-        "id": "ramp-1",
-        "version": "1.4.0",
-        "tag": extra.pop("tag", ""),
-        "type": extra.pop("type", ReleaseType.RAMP.value),
-        "environment": "production",
-        "previous_tag": extra.pop("previous_tag", ""),
-        "captain": "captain",
-        "plan": [s.to_dict() for s in plan],
-        "series": [SERIES.to_dict()],
-        "watch": {"breach_for": 120.0, "blind_after": 60.0},
-        "production_version": "v1.4.0",
-        "settings": settings_from_config(config),
-        **extra,
-    }
-    return [journal.append(EventKind.RELEASE_STARTED, data, 1_800_000_000.0)]
+def _run(path: Path, config: Any, fake: FakeLaunchDarkly, *, bad_from: int | None = None, **options: Any) -> Any:
+    def backend() -> LaunchDarklyFlags:
+        return LaunchDarklyFlags(url=fake.url, token=Secret("LD_API_TOKEN", TOKEN), project="default", environment="production")
+
+    return run_ramp(path, config, backend, metrics=FlagAwareMetrics(fake, bad_from), **options)
 
 
-def _run(path: Path, config: Any, fake: FakeLaunchDarkly, *, bad_from: int | None = None, crash_after: int | None = None,
-         deployer: Any = None, auto: bool = True, first_events: Any = None) -> Any:
-    """Run the runner on the journal at `path` until it stops; crash after the n-th ramp side-effect line."""
-    journal = Journal(path)
-    events = journal.load()
-    if first_events is not None and not events:
-        events = first_events(journal)
-
-    async def go() -> Any:
-        backend = LaunchDarklyFlags(url=fake.url, token=Secret("LD_API_TOKEN", TOKEN), project="default", environment="production")
-        services = Services(deployer=deployer, notifier=ConsoleNotifier(), metrics=FlagAwareMetrics(fake, bad_from), flags=backend)
-        runner = Runner(
-            journal=journal, events=events, config=config, services=services,
-            policy=Policy(auto=auto, identity="captain"), authority=authority_for(config, "ramp"), clock=FastClock(),
-        )
-        seen = [0]
-
-        def crash(event: Event, state: Any) -> None:
-            if event.kind in (EventKind.INTENT, EventKind.OUTCOME, EventKind.FLAG_CHANGED):
-                seen[0] += 1
-                if crash_after is not None and seen[0] == crash_after:
-                    raise Crash(137)
-
-        runner.subscribe(crash)
-        try:
-            return await runner.run(), seen[0]
-        finally:
-            await backend.aclose()
-
-    try:
-        return asyncio.run(go())
-    finally:
-        journal.close()
-        # What a crash abandoned is finalized now, not inside some later import's ast.parse
-        # (CPython 3.11 shares the AST converter's depth counter with nested conversions).
-        gc.collect()
-
-
-def _ramp_plan(config: Any) -> Any:
-    entry = ramp_entry(config, FLAG)
-    assert entry is not None
-    return ramp_steps(entry, group=Group.RELEASE_DAY, phase=Phase.WATCH)
+_ramp_plan = ramp_plan
+_start = start
 
 
 def test_a_healthy_ramp_reaches_100_and_production_records_the_flag(tmp_path: Path, fake: FakeLaunchDarkly) -> None:

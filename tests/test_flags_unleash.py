@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 from typing import Any
 
@@ -144,3 +145,41 @@ def test_the_sdk_sees_about_ten_percent_after_the_ten_percent_stage(unleash_serv
             client.destroy()
     assert 0.08 <= enabled / len(users) <= 0.12, f"{enabled} of {len(users)} users enabled"
     assert all(team)  # the team keeps the flag whatever the percentage
+
+
+def _changes(server: UnleashServer, flag: str) -> list[str]:
+    """Every change Unleash recorded for the flag, from its own event log (creation aside)."""
+    with server.admin() as admin:
+        events = admin.get(f"/api/admin/events/{flag}").json()["events"]
+    return [e["type"] for e in events if e["type"] != "feature-created"]
+
+
+def test_the_engine_ramps_an_unleash_flag_and_a_crash_at_every_line_changes_each_stage_once(unleash_server: UnleashServer, tmp_path: Any) -> None:
+    from ramp_support import Crash, ramp_config, ramp_plan, run_ramp, start
+
+    from shipdeck.core.machine import phase_of
+    from shipdeck.core.model import Phase
+
+    def backend() -> UnleashFlags:
+        return _backend(unleash_server)
+
+    expected: list[str] | None = None
+    for crash_after in range(0, 10):  # 0: no crash, the count every crashed run must match
+        flag = f"ai-copilot-{crash_after}"
+        _new_flag(unleash_server, flag)
+        run_dir = tmp_path / str(crash_after)
+        run_dir.mkdir()
+        config = ramp_config(run_dir, {"provider": "unleash", "url": unleash_server.url}, watch="0s")
+        plan = [dataclasses.replace(step, params={**step.params, "flag": flag}) for step in ramp_plan(config)]
+        path = run_dir / "journal.jsonl"
+        if crash_after:
+            with pytest.raises(Crash):
+                run_ramp(path, config, backend, crash_after=crash_after, first_events=lambda j: start(j, config, plan))
+        state, _ = run_ramp(path, config, backend, first_events=lambda j: start(j, config, plan))
+        assert phase_of(state) is Phase.DONE, [(s.id, s.status, s.summary) for s in state.steps]
+        assert state.flags[flag]["stage"] == "100%"
+        changes = _changes(unleash_server, flag)
+        if expected is None:
+            expected = changes
+            assert len(expected) == 4, expected  # team strategy, on, rollout strategy at 10 %, patched to 100 %
+        assert changes == expected, f"crash after line {crash_after}"
