@@ -47,6 +47,20 @@ class Crash(SystemExit):
     pass
 
 
+class RecordingNotifier:
+    """A chat channel that keeps what was posted under which key (and can be searched for it)."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, str]] = []  # (key, text) in order: a repeat shows
+
+    async def post(self, channel: str, text: str, key: str) -> str:
+        self.posts.append((key, text))
+        return f"#{channel}"
+
+    async def was_posted(self, key: str) -> bool:
+        return any(posted == key for posted, _text in self.posts)
+
+
 def ramp_config(tmp_path: Path, flags: dict[str, Any], watch: str = "15m") -> Any:
     ramp = [{"flag": FLAG, "stages": ["team", "10%", "100%"], "team_segment": "internal-staff", "watch": watch}]
     data = {"flags": {**flags, "ramp": ramp}, "watch": {"breach_for": "2m", "blind_after": "1m"}, "metrics": {"interval": "10s"}}
@@ -88,6 +102,7 @@ def run_ramp(
     crash_after: int | None = None,
     deployer: Any = None,
     auto: bool = True,
+    notifier: Any = None,
     first_events: Callable[[Journal], list[Event]] | None = None,
 ) -> tuple[Any, int]:
     """Run until the runner stops (or crash after the n-th intent/outcome/flag_changed line).
@@ -101,7 +116,7 @@ def run_ramp(
 
     async def go() -> tuple[Any, int]:
         backend = make_backend()
-        services = Services(deployer=deployer, notifier=ConsoleNotifier(), metrics=metrics, flags=backend)
+        services = Services(deployer=deployer, notifier=notifier or ConsoleNotifier(), metrics=metrics, flags=backend)
         runner = Runner(
             journal=journal, events=events, config=config, services=services,
             policy=Policy(auto=auto, identity="captain"), authority=authority_for(config, "ramp"), clock=FastClock(),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import pytest
-from ramp_support import FLAG, Crash, ramp_config, ramp_plan, run_ramp, start
+from ramp_support import FLAG, Crash, RecordingNotifier, ramp_config, ramp_plan, run_ramp, start
 
 from fakes.launchdarkly_fake import FakeLaunchDarkly
 from shipdeck.core.events import Event, EventKind
@@ -92,25 +92,27 @@ def test_a_healthy_ramp_reaches_100_and_production_records_the_flag(tmp_path: Pa
         ["updateFallthroughVariationOrRollout"],
     ]
     assert state.flags[FLAG]["stage"] == "100%" and state.flags[FLAG]["from"] == "off"
-    assert lines == 9  # per stage: intent, outcome, flag_changed
+    assert lines == 15  # per stage: the move's intent, outcome and flag_changed; the post's intent and outcome
     assert all(w.observed >= 900 for w in state.watches)  # each stage watched its whole 15 minutes
 
 
 def _crash_points() -> list[int]:
-    return list(range(1, 10))
+    return list(range(1, 16))
 
 
 @pytest.mark.parametrize("crash_after", _crash_points())
 def test_crash_after_every_ramp_line_then_resume_changes_each_stage_once(tmp_path: Path, fake: FakeLaunchDarkly, crash_after: int) -> None:
     config = _config(tmp_path, fake, watch="1m")
     path = tmp_path / "j.jsonl"
+    chat = RecordingNotifier()
     with pytest.raises(Crash):
-        _run(path, config, fake, crash_after=crash_after, first_events=lambda j: _start(j, config, _ramp_plan(config)))
-    state, _ = _run(path, config, fake)
+        _run(path, config, fake, crash_after=crash_after, notifier=chat, first_events=lambda j: _start(j, config, _ramp_plan(config)))
+    state, _ = _run(path, config, fake, notifier=chat)
     assert phase_of(state) is Phase.DONE, [(s.id, s.status, s.summary) for s in state.steps]
     assert len(fake.changes) == 4, fake.changes  # none twice, none lost (the team stage is two writes)
     assert state.flags[FLAG]["stage"] == "100%"
     assert fake.environment(FLAG)["on"] is True
+    assert [text for _key, text in chat.posts] == [f"{FLAG} is at {stage} in production" for stage in ("team", "10%", "100%")]  # each once
 
 
 def test_a_lost_answer_is_reconciled_by_reading_the_flag(tmp_path: Path, fake: FakeLaunchDarkly) -> None:

@@ -164,7 +164,7 @@ def test_the_engine_ramps_an_unleash_flag_and_a_crash_at_every_line_changes_each
         return _backend(unleash_server)
 
     expected: list[str] | None = None
-    for crash_after in range(0, 10):  # 0: no crash, the count every crashed run must match
+    for crash_after in range(0, 16):  # 0: no crash, the count every crashed run must match
         flag = f"ai-copilot-{crash_after}"
         _new_flag(unleash_server, flag)
         run_dir = tmp_path / str(crash_after)

@@ -18,7 +18,8 @@ from ..providers.base import ProviderError
 from ..providers.flags_base import FlagBackend, FlagState
 from ..ramp import move_flag
 from ..watching import breached_series, describe_breach
-from .effects import Effect, perform
+from .announcing import post_once
+from .effects import Effect, Unresolved, perform
 from .steps import handler
 from .watch_step import observe
 
@@ -71,6 +72,13 @@ def _effect(flag: str, stage: str, before: FlagState | None, after: FlagState, w
     return Effect(True, summary, {"flag": flag, "stage": stage, "version": after.version}, data)
 
 
+async def _tell(ctx: StepContext, text: str, suffix: str) -> None:
+    """Announce a flag move once (journaled like every post); a post that fails never blocks the ramp."""
+    result = await post_once(ctx.runner, step_id=ctx.step_id, key=f"{ctx.key}:{suffix}", channel=ctx.setting("announce_channel"), text=text)
+    if isinstance(result, Unresolved) or not result.ok:
+        await ctx.progress(f"not announced: {result.detail if isinstance(result, Unresolved) else result.summary}")
+
+
 @handler("ramp_stage")
 async def ramp_stage(ctx: StepContext) -> None:
     params = ctx.step.spec.params
@@ -86,6 +94,7 @@ async def ramp_stage(ctx: StepContext) -> None:
     if not moved.ok:
         await ctx.failed(moved.summary, moved.evidence)
         return
+    await _tell(ctx, f"{flag} is at {stage} in {ctx.state.environment}", "post")
     if duration <= 0:
         await ctx.passed(moved.summary, moved.evidence)
         return
@@ -113,6 +122,7 @@ async def ramp_stage(ctx: StepContext) -> None:
     if not back.ok:
         await ctx.failed(f"sustained breach at {stage} ({text}) and moving {flag} back to {previous} failed: {back.summary}")
         return
+    await _tell(ctx, f"{flag} moved back from {stage} to {previous} in {ctx.state.environment}: sustained breach, {text}", "post-back")
     await ctx.failed(f"sustained breach at {stage}: {text}; {flag} moved back to {previous}", {"breach": text, "flag": flag, "now": previous})
 
 
