@@ -76,3 +76,14 @@ def test_a_wrong_ramp_request_is_a_usage_error(tmp_path: Path, fake: FakeLaunchD
     assert words in result.stderr
     assert "Traceback" not in result.stderr
     assert fake.changes == []
+
+
+def test_doctor_reads_every_flag_to_ramp_and_names_a_missing_one(tmp_path: Path, fake: FakeLaunchDarkly) -> None:
+    repo = _world(tmp_path, fake)
+    config = repo / "shipdeck.toml"
+    config.write_text(config.read_text(encoding="utf-8") + '\n[[flags.ramp]]\nflag = "gone"\nteam_segment = "s"\n', encoding="utf-8")
+    result = _shipdeck(repo, "doctor")
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("ok") and "flag ai-copilot" in line and "production: off" in line for line in lines), result.stdout
+    assert any(line.startswith("FAIL") and "flag gone" in line and "404" in line for line in lines), result.stdout
+    assert TOKEN not in result.stdout + result.stderr
