@@ -105,6 +105,9 @@ def _take_lock(options: Options, clock: Clock | None, need_deploy: bool = True) 
     holder = lock.acquire()
     try:
         clock = clock or SystemClock()
+        active = store.active()
+        if active is not None and active[2].release_type is ReleaseType.RAMP:
+            need_deploy = False  # resuming or approving a flag ramp: it deploys nothing
         services = build_services(config, options.repo_path, clock, environment=options.environment, need_deploy=need_deploy)
         notes = _takeover_notes(lock, holder, services)
         removed = store.remove_unstarted()

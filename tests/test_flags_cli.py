@@ -87,3 +87,17 @@ def test_doctor_reads_every_flag_to_ramp_and_names_a_missing_one(tmp_path: Path,
     assert any(line.startswith("ok") and "flag ai-copilot" in line and "production: off" in line for line in lines), result.stdout
     assert any(line.startswith("FAIL") and "flag gone" in line and "404" in line for line in lines), result.stdout
     assert TOKEN not in result.stdout + result.stderr
+
+
+def test_a_ramp_waiting_for_a_person_is_approved_and_resumed_without_a_deployer(tmp_path: Path, fake: FakeLaunchDarkly) -> None:
+    repo = _world(tmp_path, fake)
+    config = repo / "shipdeck.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('watch = "0s"', 'watch = "15m"'), encoding="utf-8")
+    first = _shipdeck(repo, "ramp", "ai-copilot", "--auto")
+    assert first.returncode == 4, first.stderr  # no metrics: a person watches the team stage
+    assert "no metrics configured" in first.stderr
+    assert _shipdeck(repo, "approve").returncode == 0
+    resumed = _shipdeck(repo, "resume", "--auto")
+    assert resumed.returncode == 4, resumed.stderr  # on to 10 %, which waits the same way
+    weights = {v["variation"]: v["weight"] for v in fake.environment("ai-copilot")["fallthrough"]["rollout"]["variations"]}
+    assert weights[0] == 10_000
