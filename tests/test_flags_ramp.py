@@ -188,3 +188,47 @@ def test_in_a_release_a_ramp_breach_moves_the_flag_back_without_rolling_back_the
     ten = state.step("ramp.ai-copilot.10")
     assert ten is not None and ten.status is StepStatus.FAILED and "moved back to team" in ten.summary
     assert state.flags[FLAG]["stage"] == "team"
+
+
+def test_a_persons_flag_off_is_guarded_journaled_and_ends_the_ramp(tmp_path: Path, fake: FakeLaunchDarkly) -> None:
+    import asyncio
+
+    from shipdeck.core.commands import Command
+
+    config = _config(tmp_path, fake)
+    path = tmp_path / "j.jsonl"
+    # No metrics: the team stage waits for a person to watch it.
+    state, _ = run_ramp(path, config, lambda: LaunchDarklyFlags(url=fake.url, token=Secret("T", TOKEN), project="default", environment="production"),
+                        first_events=lambda j: _start(j, config, _ramp_plan(config)))
+    assert state.flags[FLAG]["stage"] == "team"
+
+    async def command(typed: str) -> tuple[str | None, Any]:
+        from ramp_support import FastClock
+
+        from shipdeck.core.decisions import Policy
+        from shipdeck.core.journal import Journal
+        from shipdeck.core.providers.console import ConsoleNotifier
+        from shipdeck.core.runner import Runner, Services
+        from shipdeck.core.session import authority_for
+
+        journal = Journal(path)
+        events = journal.load()
+        backend = LaunchDarklyFlags(url=fake.url, token=Secret("T", TOKEN), project="default", environment="production")
+        runner = Runner(journal=journal, events=events, config=config, services=Services(deployer=None, notifier=ConsoleNotifier(), flags=backend),
+                        policy=Policy(identity="captain"), authority=authority_for(config, "ramp"), clock=FastClock())
+        try:
+            return await runner.execute_command(Command("flag_off", by="captain", typed_target=typed, reason="support tickets")), runner.state
+        finally:
+            await backend.aclose()
+            journal.close()
+
+    refusal, _ = asyncio.run(command("ai-copilo"))
+    assert refusal is not None and "type the flag's name exactly" in refusal
+    assert fake.environment(FLAG)["on"] is True
+    refusal, state = asyncio.run(command(FLAG))
+    assert refusal is None
+    assert fake.environment(FLAG)["on"] is False
+    assert state.flags[FLAG]["stage"] == "off"
+    assert [s.status for s in state.steps] == [StepStatus.SKIPPED] * 3
+    assert phase_of(state) is Phase.DONE
+    assert "turned off by captain: support tickets" in state.steps[0].summary

@@ -138,6 +138,10 @@ class Runner:
             await self.emit(EventKind.STEP_RETRIED, {"step": step.id, "by": command.by})
         elif verb == "rollback":
             await self._request_rollback(command.by, command.reason, automatic=False)
+        elif verb == "flag_off":
+            from .ramp_step import flag_off
+
+            return await flag_off(self, command.typed_target.strip(), command.by, command.reason)
         elif verb == "abort":
             await self._announce_end(f"{self.state.tag} to {self._env_word()} aborted by {command.by}: {command.reason}")
             await self.emit(EventKind.RELEASE_ABORTED, {"by": command.by, "reason": command.reason})

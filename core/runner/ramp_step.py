@@ -25,6 +25,7 @@ from .watch_step import observe
 
 if TYPE_CHECKING:
     from .context import StepContext
+    from .loop import Runner
 
 
 def _backend(ctx: StepContext) -> FlagBackend | None:
@@ -158,3 +159,43 @@ def _segment_of(ctx: StepContext, flag: str) -> str:
         if step.spec.params.get("flag") == flag:
             return str(step.spec.params.get("segment", ""))
     return ""
+
+
+FLAG_OFF_STEP = "flags.off"  # the intent of a person's "flag off" (not a plan step: it may come at any time)
+
+
+async def flag_off(runner: Runner, flag: str, by: str, reason: str) -> str | None:
+    """A person's guarded "flag off": one journaled change, then the flag's remaining stages are skipped.
+
+    Returns a refusal (the flag system could not be reached or did not turn it off), or None.
+    """
+    backend = runner.services.flags
+    if backend is None:
+        return "no [flags] provider is configured: turn the flag off in the flag system by hand"
+    prefix = f"{runner.state.id}:flag-off:{flag}:"
+    attempt = sum(1 for key in runner.state.outcomes if key.startswith(prefix))
+
+    async def act(_key: str) -> Effect:
+        move = await move_flag(backend, flag, "off", "")
+        return _effect(flag, "off", move.before, move.after, move.writes)
+
+    async def reconcile(intent: Intent) -> Effect | None:
+        state = await backend.read(str(intent.params.get("flag", flag)))
+        return _effect(flag, "off", None, state, 0) if state.stage == "off" else None
+
+    result = await perform(
+        runner, step_id=FLAG_OFF_STEP, key=f"{prefix}{attempt}", action="flag_change", params={"flag": flag, "stage": "off", "by": by},
+        act=act, reconcile=reconcile,
+    )
+    if isinstance(result, Unresolved):
+        return f"cannot tell whether {flag} was turned off: {result.detail}; check the flag system"
+    if not result.ok:
+        return f"{flag} was not turned off: {result.summary}"
+    after = result.data.get("after")
+    if isinstance(after, dict):
+        await runner.emit(EventKind.FLAG_CHANGED, {"flag": flag, "stage": "off", "state": after, "step": FLAG_OFF_STEP, "by": by})
+    for step in runner.state.steps:
+        if step.spec.action == "ramp_stage" and step.spec.params.get("flag") == flag and not step.status.finished:
+            why = f"{flag} turned off by {by}" + (f": {reason}" if reason else "")
+            await runner.emit(EventKind.STEP_SKIPPED, {"step": step.id, "reason": why})
+    return None
