@@ -19,6 +19,7 @@ demo: $(STAMP)
 	case $$code in 0|3|4) exit 0 ;; *) echo "make demo: shipdeck exited $$code" >&2; exit $$code ;; esac
 
 test: $(STAMP)
+	bash scripts/install-test-services.sh
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -15,7 +15,7 @@ from .model import Release, StepKind, StepStatus
 
 @dataclass(frozen=True)
 class Command:
-    """`verb` is one of approve, waive, confirm, retry, rollback, abort."""
+    """`verb` is one of approve, waive, confirm, retry, rollback, abort, flag_off (typed_target: the flag)."""
 
     verb: str
     by: str
@@ -69,6 +69,15 @@ def check(state: Release, command: Command, authority: Authority) -> str | None:
             return f"type the target version {target} exactly to confirm the rollback"
         if not command.reason.strip():
             return "a rollback needs a reason (it is announced: \"Rolled back to … due to …\")"
+        return None
+    if verb == "flag_off":
+        ramped = sorted({str(s.spec.params["flag"]) for s in state.steps if s.spec.action == "ramp_stage" and s.spec.params.get("flag")})
+        if not ramped:
+            return "this release ramps no feature flag"
+        if command.typed_target.strip() not in ramped:
+            return f"type the flag's name exactly to turn it off ({', '.join(ramped)})"
+        if not authority.may(command.by, authority.rollback_roles):
+            return f"{command.by} may not turn a flag off (roles allowed: {', '.join(authority.rollback_roles)})"
         return None
     if verb == "abort":
         if state.production_runs_new_version or state.production_unknown:

@@ -78,7 +78,10 @@ def next_actions(state: Release, policy: Policy) -> list[Action]:
         return [RunStep(step.id)] if step.status in (StepStatus.PENDING, StepStatus.RUNNING) else []
 
     production_changed = state.production_runs_new_version or state.production_unknown
-    if production_changed and policy.auto and state.previous_tag:
+    # A breach while a flag ramp stage runs is the ramp's to act on (the flag goes back a stage);
+    # the release's version already passed its own watch.
+    ramping = step is not None and step.spec.action == "ramp_stage"
+    if production_changed and policy.auto and state.previous_tag and not ramping:
         breaches = breached_series(state)
         if breaches:
             text = "; ".join(describe_breach(h) for h in breaches)

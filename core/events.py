@@ -26,6 +26,7 @@ class EventKind(str, Enum):
     OUTCOME = "outcome"  # key, status: done|not_done|failed, result
     PRODUCTION_CHANGED = "production_changed"  # version, step
     PRODUCTION_OBSERVED = "production_observed"  # step, version (None: cannot tell), detail, restore: before a deploy writes
+    FLAG_CHANGED = "flag_changed"  # flag, stage, state (as read back after the change), step
     WATCH_STARTED = "watch_started"  # step, duration, interval: the observed-time accounting starts
     SAMPLE = "sample"  # series, at, value (None = no data), error?, backfilled?, data_at?, budget?
     BASELINE_MEASURED = "baseline_measured"  # values {series: value|None}, start, end: before the deploy

@@ -325,6 +325,12 @@ def _production_observed(state: Release, event: Event) -> Release:
         at=event.at,
     )
     return replace(state, observed_before=observation)
+def _flag_changed(state: Release, event: Event) -> Release:
+    data = event.data
+    flag = str(data["flag"])
+    first = state.flags.get(flag, {}).get("from", data.get("from", ""))  # where the release found it
+    record = {**dict(data.get("state") or {}), "stage": str(data.get("stage", "")), "from": first, "at": event.at}
+    return replace(state, flags={**state.flags, flag: record})
 
 
 def _watch_started(state: Release, event: Event) -> Release:
@@ -437,6 +443,7 @@ _HANDLERS = {
     EventKind.OUTCOME: _outcome,
     EventKind.PRODUCTION_CHANGED: _production_changed,
     EventKind.PRODUCTION_OBSERVED: _production_observed,
+    EventKind.FLAG_CHANGED: _flag_changed,
     EventKind.WATCH_STARTED: _watch_started,
     EventKind.SAMPLE: _sample,
     EventKind.BREACH_CONFIRMED: _breach_confirmed,

@@ -16,6 +16,7 @@ class ReleaseType(str, Enum):
     HOTFIX = "hotfix"
     MAJOR = "major"
     ROLLBACK = "rollback"  # a rollback of the live version after its release was over
+    RAMP = "ramp"  # a feature-flag ramp on its own (`shipdeck ramp FLAG`): production's version stays
 
 
 class Phase(str, Enum):
@@ -102,9 +103,13 @@ class StepSpec:
     optional: bool = False  # may be skipped by policy (hotfix fast-track)
     changes_production: bool = False
     side_effect: bool = False  # journaled as intent/outcome; reconciled on resume
+    # What this step acts on, journaled with the plan: e.g. a ramp stage's flag, stage and watch.
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"params": dict(self.params)} if self.params else {}  # journals without params stay as they were
         return {
+            **extra,
             "id": self.id,
             "title": self.title,
             "phase": self.phase.value,
@@ -132,6 +137,7 @@ class StepSpec:
             optional=bool(data.get("optional", False)),
             changes_production=bool(data.get("changes_production", False)),
             side_effect=bool(data.get("side_effect", False)),
+            params=dict(data.get("params") or {}),
         )
 
 
@@ -333,6 +339,9 @@ class Release:
     last_seq: int = 0
     settings: Mapping[str, Any] = field(default_factory=dict)
     rehearsal: bool = False  # simulated providers (a demo world or --rehearse): marked everywhere
+    # Production is the version plus the flags shipdeck changed: flag -> the state it observed
+    # after its last change (FlagState.to_json() plus "stage" and "at").
+    flags: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def started(self) -> bool:

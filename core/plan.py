@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from .config import Config
 from .model import Group, Phase, ReleaseType, StepKind, StepSpec
+from .ramp import ramp_steps, restore_flags_step
+from .ramp_config import ramp_entries
 
 PRE, DAY, POST, BACK = Group.PRE_RELEASE, Group.RELEASE_DAY, Group.POST_RELEASE, Group.ROLLBACK
 
@@ -55,6 +57,9 @@ def build_plan(release_type: ReleaseType, config: Config) -> list[StepSpec]:
         StepSpec("watch", "Watch metrics", Phase.WATCH, DAY, action="watch"),
         StepSpec("announce.success", "Announce success", Phase.WATCH, DAY, action="announce_success", side_effect=True),
     ]
+    ramps = ramp_entries(config)
+    for entry in ramps:  # the code shipped dark; each flag's ramp runs after the release's watch
+        steps += ramp_steps(entry)
     if release_type is ReleaseType.MAJOR:
         steps.append(
             StepSpec(
@@ -77,12 +82,15 @@ def build_plan(release_type: ReleaseType, config: Config) -> list[StepSpec]:
             side_effect=True,
         ),
     ]
-    return steps + rollback_plan()
+    return steps + rollback_plan(flags=bool(ramps))
 
 
-def rollback_plan() -> list[StepSpec]:
-    """Steps run only once a rollback is requested: redeploy the previous tag, verify, announce."""
-    return [
+def rollback_plan(flags: bool = False) -> list[StepSpec]:
+    """Steps run only once a rollback is requested: redeploy the previous tag, verify, announce.
+
+    `flags`: the release ramps flags, so the rollback first turns back those it changed.
+    """
+    return ([restore_flags_step()] if flags else []) + [
         StepSpec("rollback.announce", "Announce the rollback", Phase.ROLLING_BACK, BACK, action="announce_rollback", side_effect=True),
         StepSpec(
             "rollback.deploy",

@@ -90,8 +90,11 @@ class _Opening:
     removed: list[Path]  # journals of runs killed before their first line
 
 
-def _take_lock(options: Options, clock: Clock | None) -> _Opening:
-    """Load the config, take the lock, build the providers and clean up after a dead run."""
+def _take_lock(options: Options, clock: Clock | None, need_deploy: bool = True) -> _Opening:
+    """Load the config, take the lock, build the providers and clean up after a dead run.
+
+    `need_deploy` False: a run that deploys nothing (a flag ramp) needs no deployer.
+    """
     from .providers.wiring import build_services
 
     config = load_config(options.config_path)
@@ -102,7 +105,10 @@ def _take_lock(options: Options, clock: Clock | None) -> _Opening:
     holder = lock.acquire()
     try:
         clock = clock or SystemClock()
-        services = build_services(config, options.repo_path, clock, environment=options.environment)
+        active = store.active()
+        if active is not None and active[2].release_type is ReleaseType.RAMP:
+            need_deploy = False  # resuming or approving a flag ramp: it deploys nothing
+        services = build_services(config, options.repo_path, clock, environment=options.environment, need_deploy=need_deploy)
         notes = _takeover_notes(lock, holder, services)
         removed = store.remove_unstarted()
         return _Opening(config, store, person, lock, services, clock, notes, removed)

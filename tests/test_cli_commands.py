@@ -11,16 +11,6 @@ import pytest
 from cli_support import CLI, environment, fast_world, journal_events, shipdeck
 
 
-def test_an_integration_not_shipped_yet_is_refused_clearly(tmp_path: Path) -> None:
-    world = fast_world(tmp_path)
-    text = world.config.read_text(encoding="utf-8") + '\n[flags]\nprovider = "unleash"\n'
-    world.config.write_text(text, encoding="utf-8")
-    result = shipdeck(world, "release", "--auto", "--yes")
-    assert result.returncode == 2
-    assert "[flags] provider = \"unleash\"" in result.stderr and "not available in this version" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
 def test_notes_and_migrations_from_the_cli(tmp_path: Path) -> None:
     world = fast_world(tmp_path)
     notes = shipdeck(world, "notes", "--to", "origin/develop", "--version", "1.4.0")

@@ -68,7 +68,7 @@ MALFORMED = {
     "unknown-key-in-smoke": ('[smoke]\nprovider = "simulated"\nper_chek = "1s"\n' + SANDBOX, "smoke.per_chek", 3, ["did you mean 'per_check'"]),
     "unknown-key-in-ci": ('[ci]\nprovider = "none"\nrepo = "org/product"\n', "ci.repo", 3, ["unknown key 'repo'", 'provider = "none"']),
     "unknown-key-in-flags": ('[flags]\nprovider = "none"\nurl = "http://127.0.0.1:4242"\n', "flags.url", 3, ["unknown key 'url'"]),
-    "flags-provider-not-shipped": ('[flags]\nprovider = "unleash"\n', "flags.provider", 2, ["not available in this version"]),
+    "flags-unleash-without-url": ('[flags]\nprovider = "unleash"\n', "flags.url", 1, ["needs url"]),
     "datadog-timeout-not-a-duration": ('[metrics]\nprovider = "datadog"\ntimeout = "soon"\n[metrics.series.p95]\nquery = "p95:x"\n', "metrics.timeout", 3, ['"90s"']),
     "datadog-series-without-query": ('[metrics]\nprovider = "datadog"\n[metrics.series.p95]\nunit = "ms"\n', "metrics.series.p95", 3, ["queries", "single `query`"]),
     "unknown-key-in-notify": ('[notify]\nprovider = "console"\nchannel = "#releases"\n', "notify.channel", 3, ["unknown key 'channel'"]),

@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     rollback.add_argument("--auto", action="store_true", help="run the rollback headless in this terminal")
     rollback.add_argument("--json", action="store_true")
 
+    ramp = commands.add_parser("ramp", help="feature-flag ramp, watched like a deploy")
+    ramp.add_argument("flag", help="a flag with a [[flags.ramp]] entry")
+    ramp.add_argument("--to", default=None, help="team, a percentage (10, 100) or off (default: the whole ramp)")
+    ramp.add_argument("--env", dest="environment", default="production")
+    _headless_flags(ramp)
+
     approve = commands.add_parser("approve", help="approve, confirm or waive a waiting step as yourself")
     approve.add_argument("step", nargs="?", default="", help="step id (default: the waiting step)")
     approve.add_argument("--reason", default="")
@@ -200,6 +206,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "resume": _lazy("shipdeck.tui.commands.run", "resume"),
     "rollback": _lazy("shipdeck.tui.commands.act", "rollback"),
     "approve": _lazy("shipdeck.tui.commands.act", "approve"),
+    "ramp": _lazy("shipdeck.tui.commands.ramp", "ramp"),
     "watch": _lazy("shipdeck.tui.commands.run", "watch"),
     "doctor": _lazy("shipdeck.tui.commands.inspect", "doctor"),
     "status": _lazy("shipdeck.tui.commands.inspect", "status"),

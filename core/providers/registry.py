@@ -28,12 +28,6 @@ if TYPE_CHECKING:
 
 KINDS = ("image", "deploy", "metrics", "smoke", "notify", "ci", "flags", "email")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Integrations the design names that have no module yet: a clearer refusal than "unknown".
-# An entry goes away when its module lands (the module alone makes it known).
-PLANNED = {
-    ("flags", "unleash"): "the Unleash flag ramp",
-    ("flags", "launchdarkly"): "the LaunchDarkly flag ramp",
-}
 _NOT_PROVIDER_MODULES = {"base", "registry", "wiring", "git"}  # git: mechanics, not a configurable system
 
 
@@ -224,8 +218,6 @@ class Registry:
                 f'provider "simulated" runs only in the demo or a rehearsal (`shipdeck release --rehearse`); '
                 f"for production choose one of: {names}"
             )
-        if (kind, name) in PLANNED and self.get(kind, name) is None:
-            return f"{PLANNED[(kind, name)]} ([{kind}] provider = \"{name}\") is not available in this version of shipdeck yet; choose one of: {names}"
         return f"unknown {kind} provider {name!r}; choose one of: {names}"
 
 

@@ -89,6 +89,7 @@ def build_services(
         smoke=built["smoke"],
         ci=built["ci"],
         email=built["email"],
+        flags=built["flags"],
         git=git,
         repo_path=Path(repo_path) if repo_path is not None else None,
     )

@@ -15,6 +15,7 @@ from .effects import Act, Effect, Reconcile, Unresolved, perform
 
 if TYPE_CHECKING:
     from ..providers.base import CiStatus, Deployer, ImageRegistry, Mailer, MetricsSource, Notifier, SmokeRunner
+    from ..providers.flags_base import FlagBackend
     from ..providers.git import GitRelease
     from .loop import Runner
 
@@ -36,6 +37,7 @@ class Services:
     email: Mailer | None = None  # the major release's email to customers
     git: GitRelease | None = None
     repo_path: Path | None = None
+    flags: FlagBackend | None = None
 
 
 def pairs(evidence: Mapping[str, str] | None) -> list[list[str]]:

@@ -31,7 +31,7 @@ from ..decisions import (
 from ..events import Event, EventKind
 from ..journal import Journal
 from ..machine import apply, current_step, fold, is_terminal
-from ..model import Group, Release, StepKind, StepStatus
+from ..model import Group, Release, ReleaseType, StepKind, StepStatus
 from ..providers.base import ProviderError
 from ..watching import breached_series, describe_breach
 from . import steps
@@ -138,6 +138,10 @@ class Runner:
             await self.emit(EventKind.STEP_RETRIED, {"step": step.id, "by": command.by})
         elif verb == "rollback":
             await self._request_rollback(command.by, command.reason, automatic=False)
+        elif verb == "flag_off":
+            from .ramp_step import flag_off
+
+            return await flag_off(self, command.typed_target.strip(), command.by, command.reason)
         elif verb == "abort":
             await self._announce_end(f"{self.state.tag} to {self._env_word()} aborted by {command.by}: {command.reason}")
             await self.emit(EventKind.RELEASE_ABORTED, {"by": command.by, "reason": command.reason})
@@ -241,7 +245,10 @@ class Runner:
                 journaled = True
             elif isinstance(action, FailRelease):
                 previous = self.state.production_version or "the previous version"
-                await self._announce_end(f"{self.state.tag} was not deployed: {action.reason}. Production still runs {previous}")
+                if self.state.release_type is ReleaseType.RAMP:
+                    await self._announce_end(f"Flag ramp stopped: {action.reason}")
+                else:
+                    await self._announce_end(f"{self.state.tag} was not deployed: {action.reason}. Production still runs {previous}")
                 await self.emit(EventKind.RELEASE_FAILED, {"reason": action.reason})
                 journaled = True
         return journaled

@@ -48,7 +48,7 @@ async def run_step(ctx: StepContext) -> None:
 
 def _load_families() -> None:
     """Import the step families once; each registers its handlers."""
-    from . import post_release, preflight, release_day, rollback, watch_step  # noqa: F401
+    from . import post_release, preflight, ramp_step, release_day, rollback, watch_step  # noqa: F401
 
 
 def git_of(ctx: StepContext) -> GitRelease:

@@ -14,7 +14,7 @@ from ..durations import format_duration
 from ..events import EventKind
 from ..model import Health
 from ..providers.base import MetricPoint, ProviderError
-from ..watching import watch_verdict
+from ..watching import WatchVerdict, breached_series, watch_verdict
 from .steps import handler
 
 if TYPE_CHECKING:
@@ -22,14 +22,29 @@ if TYPE_CHECKING:
 
 
 async def watch(ctx: StepContext, duration: float) -> None:
+    verdict = await observe(ctx, duration)
+    if verdict is None:
+        return
+    if verdict.healthy:
+        await ctx.passed(verdict.text, verdict.evidence)
+    else:
+        await ctx.waiting(verdict.text, verdict.evidence)
+
+
+async def observe(ctx: StepContext, duration: float, *, stop_on_breach: bool = False) -> WatchVerdict | None:
+    """Watch for `duration` and return the verdict; None when the step was skipped or made to wait.
+
+    `stop_on_breach` ends the watch at the first sustained breach (a ramp stage acts on it at
+    once instead of watching its whole duration first).
+    """
     metrics = ctx.services.metrics
     names = [h.spec.name for h in ctx.state.series]
     if duration <= 0:
         await ctx.skipped("not watched: the watch duration is 0 in the config")
-        return
+        return None
     if metrics is None or not names:
         await ctx.waiting("no metrics configured: watch production yourself, then confirm")
-        return
+        return None
     interval = float(ctx.setting("metrics_interval"))
     existing = ctx.state.watch(ctx.step_id)
     if existing is None:
@@ -41,7 +56,7 @@ async def watch(ctx: StepContext, duration: float) -> None:
         await _poll(ctx, metrics, names, interval)
         await _confirm_breaches(ctx)
         verdict = watch_verdict(ctx.state, ctx.step_id)
-        if verdict.finished:
+        if verdict.finished or (stop_on_breach and breached_series(ctx.state)):
             break
         state = ctx.state.watch(ctx.step_id)
         remaining = state.remaining if state is not None else interval
@@ -49,10 +64,7 @@ async def watch(ctx: StepContext, duration: float) -> None:
         # A source running low on its rate-limit budget stretches the poll before it runs out.
         every = max(interval, float(pace(interval))) if pace is not None else interval
         await ctx.clock.sleep(min(every, remaining) if remaining > 0 else every)
-    if verdict.healthy:
-        await ctx.passed(verdict.text, verdict.evidence)
-    else:
-        await ctx.waiting(verdict.text, verdict.evidence)
+    return verdict
 
 
 async def _resume(ctx: StepContext, metrics: Any, names: Sequence[str], last_poll_at: float, interval: float) -> None:

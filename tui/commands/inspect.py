@@ -75,6 +75,7 @@ def status(args: argparse.Namespace) -> int:
     data = status_dict(state, ledger)
     active = not is_terminal(state)
     data["lock"] = holder.describe() if holder else None
+    data["flags"] = {flag: record.get("stage") for flag, record in state.flags.items()}  # flags shipdeck changed
     # A release is "running" only while a process holds its lock; otherwise it waits in its journal.
     data["running"] = active and holder is not None
     if args.json:
@@ -87,6 +88,8 @@ def status(args: argparse.Namespace) -> int:
         print(f"captain {state.captain}; running: lock held by {holder.describe()}")
     else:
         print(f"captain {state.captain}; lock {'held by ' + data['lock'] if holder else 'free'}")
+    for flag, stage in data["flags"].items():
+        print(f"flag {plain(flag)}: {stage} (changed by shipdeck in this journal)")
     if state.rollback is not None:
         who = "automatically" if state.rollback.automatic else f"by {state.rollback.requested_by}"
         print(f"rollback to {state.rollback.target} requested {who}: {plain(state.rollback.reason)}")
@@ -105,6 +108,9 @@ def status(args: argparse.Namespace) -> int:
 def _headline(state: Release) -> str:
     if state.release_type is ReleaseType.ROLLBACK and state.rollback is not None:
         return f"rollback of {state.rollback.from_version} to {state.rollback.target} in {state.environment}"
+    if state.release_type is ReleaseType.RAMP:
+        flags = sorted({str(s.spec.params.get("flag")) for s in state.steps if s.spec.params.get("flag")})
+        return f"ramp of {', '.join(flags)} in {state.environment}"
     return f"{state.tag} ({state.release_type.value}) to {state.environment}"
 
 
