@@ -102,6 +102,10 @@ class Store:
             return []
         return sorted(self.releases_dir.glob("*.jsonl"))
 
+    def read_after(self, path: Path, after: int) -> list[Event]:
+        """The events of the journal at `path` with a sequence number above `after`."""
+        return [event for event in Journal(path).load(repair=False) if event.seq > after]
+
     def latest(self) -> tuple[Journal, list[Event], Release] | None:
         """The newest journal that started (one killed before its first line never did)."""
         return self._newest_started()

@@ -174,6 +174,14 @@ class ShipdeckApp(App[int]):
 
 def cockpit_info_for(session) -> CockpitInfo:
     """Everything the cockpit needs from a Session, read once."""
+    runner = session.runner
+    return _cockpit_info(
+        session.config, session.store, session.options, runner.state, runner.authority, runner.clock.now,
+        notes=tuple(session.notes), resumed=session.resumed,
+    )
+
+
+def _cockpit_info(config, store, options, state: Release, authority, now, *, notes: tuple[str, ...], resumed: bool) -> CockpitInfo:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -181,28 +189,61 @@ def cockpit_info_for(session) -> CockpitInfo:
     from shipdeck.core.store import identity
     from shipdeck.core.window import window_status
 
-    window = session.config.release.window
+    window = config.release.window
 
-    def status_at(now: float) -> tuple[bool, str]:
+    def status_at(at: float) -> tuple[bool, str]:
         if window.always:
             return True, "any time"
-        return window_status(window, datetime.fromtimestamp(now, ZoneInfo(window.timezone)))
+        return window_status(window, datetime.fromtimestamp(at, ZoneInfo(window.timezone)))
 
-    holder = current_holder(session.lock.path)
-    runner = session.runner
+    holder = current_holder(store.lock_path)
     return CockpitInfo(
         identity=identity(),
-        authority=runner.authority,
+        authority=authority,
         window_status=status_at,
         lock_holder=holder.describe() if holder else "",
-        notes_path=runner.notes_path,
-        journal_path=runner.journal.path,
-        journals=session.store.journals,
-        now=runner.clock.now,
-        notes=tuple(session.notes),
-        resumed=session.resumed,
-        resume_command=resume_command(session.options),
+        notes_path=store.notes_path(state.id),
+        journal_path=store.journal_path(state.id),
+        journals=store.journals,
+        now=now,
+        notes=notes,
+        resumed=resumed,
+        resume_command=resume_command(options),
     )
+
+
+def run_attached_cockpit(config, store, options, history: list[Event], notes: list[str]) -> int:
+    """The cockpit attached to the release's runner process; quitting detaches, the runner goes on.
+
+    Returns the headless exit code of where the release stands when the captain leaves.
+    """
+    import sys
+    import time
+
+    from shipdeck.core.attach.client import SocketLink
+    from shipdeck.core.attach.protocol import CAPTAIN, socket_path
+    from shipdeck.core.exit_codes import exit_code_for
+    from shipdeck.core.session import authority_for
+    from shipdeck.core.store import identity
+
+    link = SocketLink(socket_path(store.root), role=CAPTAIN, by=identity(), history=history)
+    state = link.state
+    info = _cockpit_info(
+        config, store, options, state, authority_for(config, state.release_type.value), time.time,
+        notes=tuple(notes), resumed=len(history) > 1,
+    )
+    app = ShipdeckApp(link, info, history=history)
+    app.run()
+    state = link.state
+    if app.runner_error:
+        print(f"shipdeck: {app.runner_error}", file=sys.stderr)
+    elif not phase_of_terminal(state):
+        print(
+            f"shipdeck: detached; {state.tag} goes on in its runner process (pid {link.runner_pid}). "
+            f"`{info.resume_command.replace(' resume', '')}` re-attaches, `shipdeck watch` follows it read-only",
+            file=sys.stderr,
+        )
+    return int(exit_code_for(state))
 
 
 def run_cockpit(session) -> int:

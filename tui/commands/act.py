@@ -1,8 +1,9 @@
 """`approve` and `rollback` from any terminal.
 
-When no shipdeck process holds the release (the headless run stopped to wait for a person),
-the command takes the lock and journals the decision itself. When a captain's shipdeck is
-running, the command goes through the inbox and that process carries it out. `rollback` when
+When a runner process serves the release, the command goes over its socket. When no shipdeck
+process holds the release (the headless run stopped to wait for a person), the command takes
+the lock and journals the decision itself. When a process holds the lock but cannot be
+reached (a headless run in the foreground), the command goes through the inbox. `rollback` when
 no release is active rolls the live version back to the last healthy release before it, as a
 journaled rollback of its own.
 """
@@ -88,6 +89,9 @@ def _roll_back_live_version(args: argparse.Namespace) -> int:
 
 
 def _deliver(args: argparse.Namespace, store: Store, command: Command, run_after: bool = False) -> int:
+    over_socket = _through_socket(store, command)
+    if over_socket is not None:
+        return over_socket
     try:
         session = open_session(options_from(args, resume_only=True, command=command.verb) if not run_after else
                                _rollback_options(args))
@@ -114,6 +118,28 @@ def _rollback_options(args: argparse.Namespace):
 
 async def _execute(session, command: Command) -> str | None:
     return await session.runner.execute_command(command)
+
+
+def _through_socket(store: Store, command: Command) -> int | None:
+    """Hand the command to the runner process serving the release; None when none answers.
+
+    The runner carries it out through the same path as the inbox's and the cockpit's
+    commands (`Runner.execute_command`: authority checked, then journaled).
+    """
+    from shipdeck.core.attach.client import send_command
+    from shipdeck.core.attach.protocol import AttachError, socket_path
+
+    active = store.active()
+    after = active[1][-1].seq if active and active[1] else 0
+    try:
+        refusal = asyncio.run(send_command(socket_path(store.root), command, after=after))
+    except AttachError:
+        return None  # no runner serves it: take the lock, or leave it in the inbox
+    if refusal:
+        print(f"shipdeck: refused: {plain(refusal)}", file=sys.stderr)
+        return 1
+    print(f"shipdeck: {command.verb} accepted by the release's runner as {command.by}", file=sys.stderr)
+    return 0
 
 
 def _through_inbox(store: Store, command: Command, held: LockHeld) -> int:
