@@ -217,6 +217,7 @@ def run_attached_cockpit(config, store, options, history: list[Event], notes: li
 
     Returns the headless exit code of where the release stands when the captain leaves.
     """
+    import dataclasses
     import sys
     import time
 
@@ -232,7 +233,7 @@ def run_attached_cockpit(config, store, options, history: list[Event], notes: li
         config, store, options, state, authority_for(config, state.release_type.value), time.time,
         notes=tuple(notes), resumed=len(history) > 1,
     )
-    app = ShipdeckApp(link, info, history=history)
+    app = ShipdeckApp(link, dataclasses.replace(info, runner_process=True), history=history)
     app.run()
     state = link.state
     if app.runner_error:
