@@ -263,7 +263,10 @@ def run_cockpit(session) -> int:
             notes.append(f"resumed {state.tag} at {phase_of(state).value} from {session.runner.journal.path}")
         from dataclasses import replace
 
-        app = ShipdeckApp(session.runner, replace(info, notes=tuple(notes)), history=history)
+        from shipdeck.core.attach.in_process import ThreadedRunnerLink
+
+        # The runner on a thread of its own: its fsyncs never stall the cockpit's loop.
+        app = ShipdeckApp(ThreadedRunnerLink(session.runner), replace(info, notes=tuple(notes)), history=history)
         app.run()
         state = session.runner.state
         if not phase_of_terminal(state):
