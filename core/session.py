@@ -98,8 +98,9 @@ def _take_lock(options: Options, clock: Clock | None) -> _Opening:
     resolve_environment(config, options.environment)
     store = store_for(config, options.repo_path, options.environment)
     person = identity()
-    lock = ReleaseLock(store.lock_path, person, command=options.command_name)
-    holder = lock.acquire()
+    lock = store.lease(person, command=options.command_name)
+    holder = lock.holder
+    assert holder is not None  # a lease just taken has its holder
     try:
         clock = clock or SystemClock()
         services = build_services(config, options.repo_path, clock, environment=options.environment)
@@ -223,8 +224,7 @@ def _start_rollback(
     config: Config, options: Options, store: Store, clock: Clock, person: str, from_version: str, target: str, reason: str
 ) -> tuple[Journal, list[Event]]:
     release_id = store.next_release_id(clock.now(), f"{from_version}-rollback")
-    journal = Journal(store.journal_path(release_id))
-    journal.load()
+    journal = store.journal(release_id)
     version = tag_to_version(from_version, config.release.tag_pattern)
     data = {
         "id": release_id,
@@ -353,8 +353,7 @@ def _start(config: Config, options: Options, store: Store, services: Services, c
     )
     release_id = store.next_release_id(clock.now(), git_plan.tag)
     plan = build_plan(release_type, config)
-    journal = Journal(store.journal_path(release_id))
-    journal.load()
+    journal = store.journal(release_id)
     data = {
         "id": release_id,
         "version": git_plan.version,

@@ -250,11 +250,10 @@ def run_attached_cockpit(config, store, options, history: list[Event], notes: li
 def run_cockpit(session) -> int:
     """Run the cockpit on `session` until the captain quits; returns the headless exit code."""
     from shipdeck.core.exit_codes import exit_code_for
-    from shipdeck.core.journal import Journal
 
     try:
         info = cockpit_info_for(session)
-        history = Journal(session.runner.journal.path).load(repair=False)
+        history = session.store.read_after(session.runner.state.id)
         notes = list(info.notes)
         if session.resumed:
             from shipdeck.core.machine import phase_of

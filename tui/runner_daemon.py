@@ -148,8 +148,8 @@ async def serve(session: Session, status_fd: int) -> int:
 
     runner, store = session.runner, session.store
     path = socket_path(store.root)
-    journal_path = runner.journal.path
-    server = AttachServer(runner, lambda after: store.read_after(journal_path, after), path)
+    release_id = runner.state.id
+    server = AttachServer(runner, lambda after: store.read_after(release_id, after), path)
     stop = SignalStop(runner, signals=(signal.SIGTERM, signal.SIGINT))
     running = asyncio.create_task(stop.run())
     try:

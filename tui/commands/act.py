@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
-import uuid
-from pathlib import Path
 
 from shipdeck.core.commands import Command
 from shipdeck.core.config import load_config
-from shipdeck.core.lock import LockHeld, current_holder
+from shipdeck.core.lock import LockHeld
 from shipdeck.core.machine import current_step
 from shipdeck.core.model import StepKind
 from shipdeck.core.sanitize import plain
@@ -143,33 +140,24 @@ def _through_socket(store: Store, command: Command) -> int | None:
 
 
 def _through_inbox(store: Store, command: Command, held: LockHeld) -> int:
-    store.inbox.mkdir(parents=True, exist_ok=True)
-    name = f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"
-    temporary = store.inbox / f"{name}.tmp"
-    temporary.write_text(json.dumps(command.to_dict()), encoding="utf-8")
-    request = temporary.rename(store.inbox / f"{name}.json")  # atomic: never read half-written
+    request_id = store.post_command(command.to_dict())
     holder = held.holder.describe() if held.holder else "the running shipdeck"
-    answer_path = request.with_suffix(".result")
     deadline = time.monotonic() + INBOX_WAIT_SECONDS
     while time.monotonic() < deadline:
-        if answer_path.exists():
-            answer = json.loads(answer_path.read_text(encoding="utf-8"))
-            answer_path.unlink(missing_ok=True)
+        answer = store.command_answer(request_id)
+        if answer is not None:
             if answer.get("ok"):
                 print(f"shipdeck: {command.verb} accepted by {holder}", file=sys.stderr)
                 return 0
             print(f"shipdeck: refused: {plain(answer.get('message', ''))}", file=sys.stderr)
             return 1
-        if current_holder(store.lock_path) is None:
+        if store.lease_holder() is None:
             break  # the captain's process ended; the request stays for the next run
         time.sleep(0.2)
     print(
         f"shipdeck: {command.verb} queued for {holder}, which has not answered yet; "
-        f"it is applied when that process next reads its inbox ({_short(request)})",
+        f"it is applied when that process next reads its inbox ({store.inbox / request_id}.json)",
         file=sys.stderr,
     )
     return 4
 
-
-def _short(path: Path) -> str:
-    return str(path)

@@ -47,9 +47,7 @@ def run_headless(session: Session, json_lines: bool) -> int:
     runner.subscribe(HeadlessPrinter(json_lines))
     if not session.resumed:
         # The start event was journaled before the runner existed; show it like any other.
-        from shipdeck.core.journal import Journal
-
-        for event in Journal(runner.journal.path).load(repair=False):
+        for event in session.store.read_after(runner.state.id):
             HeadlessPrinter(json_lines)(event, runner.state)
     stop = SignalStop(runner)
     try:
@@ -173,7 +171,6 @@ def cockpit(args: argparse.Namespace) -> int:
 def watch(args: argparse.Namespace) -> int:
     """Read-only: follow the active release through its runner's socket, or its journal."""
     from shipdeck.core.config import load_config
-    from shipdeck.core.journal import Journal
     from shipdeck.core.machine import apply, is_terminal
     from shipdeck.core.store import store_for
 
@@ -189,16 +186,15 @@ def watch(args: argparse.Namespace) -> int:
     if attached is not None:
         return attached
     # No runner process serves it (a headless run in the foreground): follow the journal.
-    journal, _, _ = active
+    release_id = active[2].id
     printer = HeadlessPrinter(args.json)
     state = Release()
     seen = 0
     while True:
-        events = Journal(journal.path).load(repair=False)
-        for event in events[seen:]:
+        for event in store.read_after(release_id, seen):
             state = apply(state, event)
             printer(event, state)
-        seen = len(events)
+            seen = event.seq
         if is_terminal(state):
             return int(exit_code_for(state))
         time.sleep(0.5)
