@@ -37,6 +37,7 @@ __all__ = [
     "authority_for",
     "open_rollback_session",
     "open_session",
+    "refuse_a_different_release",
     "store_for",
 ]
 
@@ -123,7 +124,7 @@ def open_session(options: Options, clock: Clock | None = None) -> Session:
         active = store.active(repair=True)
         if active is not None:
             journal, events, state = active
-            _refuse_a_different_release(options, state)
+            refuse_a_different_release(options, state)
             resumed = True
             if journal.truncated_bytes:
                 notes.append(f"cut a torn last line ({journal.truncated_bytes} bytes) from {journal.path}")
@@ -312,7 +313,7 @@ def _nothing_to_resume(options: Options, store: Store, removed: list[Path], lock
     return f"no active release for {options.environment} in {store.root}; start one with `shipdeck release`"
 
 
-def _refuse_a_different_release(options: Options, state: Release) -> None:
+def refuse_a_different_release(options: Options, state: Release) -> None:
     """`shipdeck release` with an active release resumes it, unless it asked for another one."""
     if options.resume_only:
         return

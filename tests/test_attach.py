@@ -236,3 +236,23 @@ def test_status_does_not_call_a_killed_runner_running_and_a_new_one_takes_over(t
     again = start_runner(world, assume_yes=False)
     runners.append(again.pid)
     assert any("took over the release lock" in n for n in again.notes)
+
+
+def test_the_captains_rollback_goes_over_the_socket_and_a_different_release_is_refused(tmp_path: Path, runners) -> None:
+    world = fast_world(tmp_path, scenario="regression")
+    started = start_runner(world, assume_yes=True)
+    runners.append(started.pid)
+    captain = _captain(world)
+    try:
+        other = shipdeck(world, "release", "--type", "hotfix", "--auto", "--detach")
+        assert other.returncode == 2 and "already in progress" in other.stderr, other.stderr
+        wait_for(world, lambda e: e["kind"] == "breach_confirmed", timeout=90)
+        called = shipdeck(world, "rollback", "--reason", "captain's call")
+        assert called.returncode == 0, called.stderr
+        assert "accepted by the release's runner" in called.stderr
+        rolled = wait_for(world, lambda e: e["kind"] == "rollback_requested")
+        assert rolled["data"]["automatic"] is False and rolled["data"]["by"] == identity()
+        assert rolled["data"]["reason"] == "captain's call"
+    finally:
+        captain.send_signal(signal.SIGHUP)
+        captain.communicate(timeout=30)

@@ -17,7 +17,7 @@ from shipdeck.core.events import Event
 from shipdeck.core.exit_codes import exit_code_for
 from shipdeck.core.machine import is_terminal, phase_of
 from shipdeck.core.model import Release
-from shipdeck.core.session import Options
+from shipdeck.core.session import Options, refuse_a_different_release
 from shipdeck.core.store import Store, identity, store_for
 
 from ..headless import HeadlessPrinter
@@ -31,6 +31,9 @@ def through_runner(options: Options, *, json_lines: bool = False) -> int:
     store = store_for(config, options.repo_path, options.environment)
     notes: list[str] = []
     if runner_serving(store.root):
+        serving = store.active()
+        if serving is not None:
+            refuse_a_different_release(options, serving[2])  # `release --type hotfix` must not attach to a regular
         notes.append(f"attached to the runner already carrying the release ({socket_path(store.root)})")
     else:
         started = spawn_runner(options, store.root)
