@@ -45,6 +45,14 @@ def _captain(world) -> subprocess.Popen[str]:
     return spawn(world, "resume", "--auto", "--detach", "--json")
 
 
+def _regression_with_a_captain(tmp_path: Path, runners: list[int]):
+    """A breaching release whose runner has the cockpit's policy, and a captain attached to it."""
+    world = fast_world(tmp_path, scenario="regression")
+    started = start_runner(world, assume_yes=True)
+    runners.append(started.pid)
+    return world, _captain(world)
+
+
 def test_the_mode_of_the_socket_and_its_folder(tmp_path: Path, runners) -> None:
     world = fast_world(tmp_path)
     started = start_runner(world, assume_yes=False)
@@ -105,10 +113,7 @@ def test_a_captain_leaving_never_stops_the_release_and_a_breach_while_away_is_ro
 
 
 def test_a_captain_attached_decides_and_the_runner_does_not_roll_back_on_its_own(tmp_path: Path, runners) -> None:
-    world = fast_world(tmp_path, scenario="regression")
-    started = start_runner(world, assume_yes=True)
-    runners.append(started.pid)
-    captain = _captain(world)
+    world, captain = _regression_with_a_captain(tmp_path, runners)
     try:
         wait_for(world, lambda e: e["kind"] == "breach_confirmed", timeout=90)
         time.sleep(2.0)  # plenty of polls at the test pace: a captain is there, so it is their call
@@ -239,10 +244,7 @@ def test_status_does_not_call_a_killed_runner_running_and_a_new_one_takes_over(t
 
 
 def test_the_captains_rollback_goes_over_the_socket_and_a_different_release_is_refused(tmp_path: Path, runners) -> None:
-    world = fast_world(tmp_path, scenario="regression")
-    started = start_runner(world, assume_yes=True)
-    runners.append(started.pid)
-    captain = _captain(world)
+    world, captain = _regression_with_a_captain(tmp_path, runners)
     try:
         other = shipdeck(world, "release", "--type", "hotfix", "--auto", "--detach")
         assert other.returncode == 2 and "already in progress" in other.stderr, other.stderr
