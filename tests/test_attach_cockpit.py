@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,9 @@ class Terminal:
             time.sleep(0.2)
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{shown}")
 
+    def keys(self, *sent: str) -> None:
+        subprocess.run([*self.base, "send-keys", "-t", "t", *sent], check=True)
+
     def hang_up(self) -> None:
         """Kill the server: the pane's processes get SIGHUP, like a dropped SSH session."""
         subprocess.run([*self.base, "kill-server"], capture_output=True)
@@ -56,6 +60,21 @@ class Terminal:
 def _cli(world, *args: str) -> str:
     shipdeck = str(Path(sys.executable).with_name("shipdeck"))
     return f"{shipdeck} --config {world.config} --repo {world.repo} {' '.join(args)}; echo EXIT=$?; sleep 30"
+
+
+@contextmanager
+def _waiting_release(world, name: str):
+    """`shipdeck release` in a terminal, waiting for approval; hung up and its runner killed after."""
+    terminal = Terminal(name, _cli(world, "release"))
+    pid = 0
+    try:
+        terminal.wait_for("waiting for approval")
+        pid = _runner_pid(world)
+        yield terminal, pid
+    finally:
+        terminal.hang_up()
+        if pid:
+            kill_runner(pid)
 
 
 def _runner_pid(world) -> int:
@@ -84,14 +103,10 @@ def test_hanging_up_the_cockpit_mid_deploy_leaves_the_release_running_and_a_brea
 
 def test_shipdeck_in_a_new_terminal_re_attaches_to_the_waiting_release(tmp_path: Path) -> None:
     world = fast_world(tmp_path)
-    first = Terminal("first", _cli(world, "release"))
-    pid = 0
-    try:
-        first.wait_for("waiting for approval")
-        pid = _runner_pid(world)
-        subprocess.run([*first.base, "send-keys", "-t", "t", "q"], check=True)
+    with _waiting_release(world, "first") as (first, pid):
+        first.keys("q")
         first.wait_for("closes this view")
-        subprocess.run([*first.base, "send-keys", "-t", "t", "y"], check=True)
+        first.keys("y")
         shown = first.wait_for("EXIT=")
         assert "EXIT=4" in shown and "detached;" in shown
         first.hang_up()
@@ -101,15 +116,11 @@ def test_shipdeck_in_a_new_terminal_re_attaches_to_the_waiting_release(tmp_path:
         try:
             shown = second.wait_for("waiting for approval")
             assert "v1.4.0" in shown
-            subprocess.run([*second.base, "send-keys", "-t", "t", "a"], check=True)
+            second.keys("a")
             second.wait_for("phase DONE", timeout=120)
             assert _ends(world, 30), "the runner should end with the release"
         finally:
             second.hang_up()
-    finally:
-        first.hang_up()
-        if pid:
-            kill_runner(pid)
 
 
 def _ends(world, timeout: float) -> bool:
@@ -120,3 +131,19 @@ def _ends(world, timeout: float) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_watch_opens_the_cockpit_read_only_beside_the_captains(tmp_path: Path) -> None:
+    world = fast_world(tmp_path)
+    with _waiting_release(world, "captain") as (captain, _pid):
+        viewer = Terminal("viewer", _cli(world, "watch"))
+        try:
+            viewer.wait_for("waiting for approval")
+            viewer.keys("a")
+            viewer.wait_for("read-only view")  # the runner's refusal, shown to the viewer
+            assert not [e for e in journal_events(world) if e["kind"] == "approval_granted"]
+            captain.keys("a")
+            wait_for(world, lambda e: e["kind"] == "approval_granted")
+            viewer.wait_for("phase DONE", timeout=120)  # the viewer follows live to the end
+        finally:
+            viewer.hang_up()

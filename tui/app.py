@@ -212,9 +212,10 @@ def _cockpit_info(config, store, options, state: Release, authority, now, *, not
     )
 
 
-def run_attached_cockpit(config, store, options, history: list[Event], notes: list[str]) -> int:
+def run_attached_cockpit(config, store, options, history: list[Event], notes: list[str], *, role: str = "captain") -> int:
     """The cockpit attached to the release's runner process; quitting detaches, the runner goes on.
 
+    `role="viewer"` is `shipdeck watch`: the same screen, and the runner refuses its commands.
     Returns the headless exit code of where the release stands when the captain leaves.
     """
     import dataclasses
@@ -222,12 +223,12 @@ def run_attached_cockpit(config, store, options, history: list[Event], notes: li
     import time
 
     from shipdeck.core.attach.client import SocketLink
-    from shipdeck.core.attach.protocol import CAPTAIN, socket_path
+    from shipdeck.core.attach.protocol import socket_path
     from shipdeck.core.exit_codes import exit_code_for
     from shipdeck.core.session import authority_for
     from shipdeck.core.store import identity
 
-    link = SocketLink(socket_path(store.root), role=CAPTAIN, by=identity(), history=history)
+    link = SocketLink(socket_path(store.root), role=role, by=identity(), history=history)
     state = link.state
     info = _cockpit_info(
         config, store, options, state, authority_for(config, state.release_type.value), time.time,

@@ -83,11 +83,20 @@ def follow(store: Store, history: list[Event], *, role: str, json_lines: bool) -
     return int(code)
 
 
-def watch_attached(store: Store, json_lines: bool) -> int | None:
-    """`shipdeck watch` through the runner's socket, read-only; None when no runner serves it."""
+def watch_attached(store: Store, options: Options, *, lines: bool, json_lines: bool) -> int | None:
+    """`shipdeck watch` through the runner's socket, read-only: the cockpit, or event lines.
+
+    None when no runner process serves the release.
+    """
     if not runner_serving(store.root):
         return None
     active = store.active()
     if active is None:
         return None
-    return follow(store, active[1], role=VIEWER, json_lines=json_lines)
+    if lines:
+        return follow(store, active[1], role=VIEWER, json_lines=json_lines)
+    from ..app import run_attached_cockpit
+
+    config = load_config(options.config_path)
+    note = "read-only: this view follows the release and cannot act (`shipdeck` acts as captain)"
+    return run_attached_cockpit(config, store, options, active[1], [note], role=VIEWER)

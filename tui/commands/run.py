@@ -182,7 +182,8 @@ def watch(args: argparse.Namespace) -> int:
         return 1
     from .attached import watch_attached
 
-    attached = watch_attached(store, args.json)
+    lines = bool(args.json or getattr(args, "follow", False) or not sys.stdout.isatty())
+    attached = watch_attached(store, options_from(args, command="watch"), lines=lines, json_lines=args.json)
     if attached is not None:
         return attached
     # No runner process serves it (a headless run in the foreground): follow the journal.
