@@ -258,3 +258,21 @@ def test_the_captains_rollback_goes_over_the_socket_and_a_different_release_is_r
     finally:
         captain.send_signal(signal.SIGHUP)
         captain.communicate(timeout=30)
+
+
+def test_a_second_signal_exits_the_runner_at_once_with_the_journal_whole(tmp_path: Path, runners) -> None:
+    world = fast_world(tmp_path)
+    started = start_runner(world, assume_yes=True)
+    runners.append(started.pid)
+    wait_for(world, DEPLOYING)
+    os.kill(started.pid, signal.SIGTERM)
+    os.kill(started.pid, signal.SIGTERM)
+    assert exited(started.pid, 10)
+    paths = sorted((world.root / "state").glob("*/production/releases/*.jsonl"))
+    raw = paths[-1].read_bytes()
+    assert raw.endswith(b"\n")  # whole lines only
+    events = journal_events(world)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert json.loads(shipdeck(world, "status", "--json").stdout)["running"] is False
+    resumed = shipdeck(world, "resume", "--auto", "--yes")
+    assert resumed.returncode == 0, resumed.stderr
