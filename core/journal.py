@@ -52,6 +52,18 @@ def decode(line: bytes, path: Path, number: int) -> Event:
         raise JournalCorrupt(path, number, f"unknown record shape ({error})") from None
 
 
+class SequenceConflict(Exception):
+    """An append expected a different next sequence number: someone else wrote meanwhile."""
+
+    def __init__(self, path: Path, expected: int, actual: int) -> None:
+        super().__init__(
+            f"{path}: expected to write sequence {expected} but the journal is at {actual}; another process "
+            "wrote to this release. Only the lock holder writes: check `shipdeck status`"
+        )
+        self.expected = expected
+        self.actual = actual
+
+
 class Journal:
     """Appends events durably and reads them back.
 
@@ -64,6 +76,7 @@ class Journal:
         self._file: Any = None
         self.next_seq = 1
         self.truncated_bytes = 0  # how much of a torn tail the last load cut
+        self._known_size = -1  # the file's size as of our last load or write
 
     def load(self, repair: bool = True) -> list[Event]:
         """Read every event; raise JournalCorrupt on a bad complete line.
@@ -73,6 +86,7 @@ class Journal:
         """
         if not self.path.exists():
             self.next_seq = 1
+            self._known_size = 0
             return []
         raw = self.path.read_bytes()
         events: list[Event] = []
@@ -97,18 +111,39 @@ class Journal:
                 handle.flush()
                 os.fsync(handle.fileno())
         self.next_seq = events[-1].seq + 1 if events else 1
+        self._known_size = keep if repair else len(raw)
         return events
 
-    def append(self, kind: EventKind, data: dict[str, Any], at: float) -> Event:
-        """Write one event and fsync it; only then does the caller act on it."""
+    def append(self, kind: EventKind, data: dict[str, Any], at: float, expected_seq: int | None = None) -> Event:
+        """Write one event and fsync it; only then does the caller act on it.
+
+        With `expected_seq`, the write happens only if it would get that sequence number, also
+        after another process appended (seen by the file's size): else SequenceConflict.
+        """
+        if expected_seq is not None:
+            self._catch_up()
+            if expected_seq != self.next_seq:
+                raise SequenceConflict(self.path, expected_seq, self.next_seq)
         event = Event(kind=kind, data=data, at=at, seq=self.next_seq)
         if self._file is None:
             self._file = _open_durably(self.path)
-        self._file.write(encode(event))
+        line = encode(event)
+        self._file.write(line)
         self._file.flush()
         os.fsync(self._file.fileno())
         self.next_seq += 1
+        if self._known_size >= 0:
+            self._known_size += len(line)
         return event
+
+    def _catch_up(self) -> None:
+        """Reload when the file changed size since we last saw it (another writer)."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if size != max(self._known_size, 0) or self._known_size < 0:
+            self.load(repair=False)
 
     def close(self) -> None:
         if self._file is not None:

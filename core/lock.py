@@ -2,7 +2,8 @@
 
 The lock is an `flock` on a file that also records who holds it. The kernel drops an flock
 when its process dies, however it dies, so a dead holder's lock is simply taken over; the
-recorded holder is then reported as the previous one.
+recorded holder is then reported as the previous one. Every acquisition gets the next epoch
+(kept in the file when the lock is let go), so a lease can tell it from every earlier one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Holder:
     pid: int
     since: float
     command: str = ""
+    epoch: int = 0  # 1 for the first holder ever, one more for each that follows
 
     def describe(self) -> str:
         started = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.since))
@@ -39,12 +41,27 @@ class LockHeld(Exception):
         self.holder = holder
 
 
-def _read_holder(path: Path) -> Holder | None:
+def _read_record(path: Path) -> dict[str, object]:
     try:
         data = json.loads(path.read_text(encoding="utf-8") or "{}")
-        return Holder(**data) if data else None
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_holder(path: Path) -> Holder | None:
+    data = _read_record(path)
+    if "user" not in data:
+        return None  # free: at most the last epoch is recorded
+    try:
+        return Holder(**data)  # type: ignore[arg-type]
+    except TypeError:
         return None
+
+
+def _last_epoch(path: Path) -> int:
+    epoch = _read_record(path).get("epoch", 0)
+    return epoch if isinstance(epoch, int) else 0
 
 
 class ReleaseLock:
@@ -56,6 +73,7 @@ class ReleaseLock:
         self.command = command
         self._fd: int | None = None
         self.previous: Holder | None = None  # a dead holder whose lock was taken over
+        self.holder: Holder | None = None
 
     def acquire(self) -> Holder:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,17 +84,19 @@ class ReleaseLock:
             os.close(fd)
             raise LockHeld(self.path, _read_holder(self.path)) from None
         self.previous = _read_holder(self.path)
-        holder = Holder(user=self.user, host=socket.gethostname(), pid=os.getpid(), since=time.time(), command=self.command)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(holder.__dict__).encode(), 0)
-        os.fsync(fd)
+        holder = Holder(
+            user=self.user, host=socket.gethostname(), pid=os.getpid(), since=time.time(), command=self.command,
+            epoch=_last_epoch(self.path) + 1,
+        )
+        _write(fd, holder.__dict__)
         self._fd = fd
+        self.holder = holder
         return holder
 
     def release(self) -> None:
         if self._fd is None:
             return
-        os.ftruncate(self._fd, 0)
+        _write(self._fd, {"epoch": self.holder.epoch if self.holder else 0})  # free, but the epoch goes on
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
@@ -87,6 +107,12 @@ class ReleaseLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _write(fd: int, record: dict[str, object]) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(record).encode(), 0)
+    os.fsync(fd)
 
 
 def current_holder(path: Path) -> Holder | None:

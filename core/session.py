@@ -37,6 +37,7 @@ __all__ = [
     "authority_for",
     "open_rollback_session",
     "open_session",
+    "refuse_a_different_release",
     "store_for",
 ]
 
@@ -101,8 +102,9 @@ def _take_lock(options: Options, clock: Clock | None, need_deploy: bool = True) 
     resolve_environment(config, options.environment)
     store = store_for(config, options.repo_path, options.environment)
     person = identity()
-    lock = ReleaseLock(store.lock_path, person, command=options.command_name)
-    holder = lock.acquire()
+    lock = store.lease(person, command=options.command_name)
+    holder = lock.holder
+    assert holder is not None  # a lease just taken has its holder
     try:
         clock = clock or SystemClock()
         active = store.active()
@@ -128,7 +130,7 @@ def open_session(options: Options, clock: Clock | None = None) -> Session:
         active = store.active(repair=True)
         if active is not None:
             journal, events, state = active
-            _refuse_a_different_release(options, state)
+            refuse_a_different_release(options, state)
             resumed = True
             if journal.truncated_bytes:
                 notes.append(f"cut a torn last line ({journal.truncated_bytes} bytes) from {journal.path}")
@@ -238,8 +240,7 @@ def _start_rollback(
     restore: Mapping[str, str],
 ) -> tuple[Journal, list[Event]]:
     release_id = store.next_release_id(clock.now(), f"{from_version}-rollback")
-    journal = Journal(store.journal_path(release_id))
-    journal.load()
+    journal = store.journal(release_id)
     version = tag_to_version(from_version, config.release.tag_pattern)
     data = {
         "id": release_id,
@@ -334,7 +335,7 @@ def _nothing_to_resume(options: Options, store: Store, removed: list[Path], lock
     return f"no active release for {options.environment} in {store.root}; start one with `shipdeck release`"
 
 
-def _refuse_a_different_release(options: Options, state: Release) -> None:
+def refuse_a_different_release(options: Options, state: Release) -> None:
     """`shipdeck release` with an active release resumes it, unless it asked for another one."""
     if options.resume_only:
         return
@@ -375,8 +376,7 @@ def _start(config: Config, options: Options, store: Store, services: Services, c
     )
     release_id = store.next_release_id(clock.now(), git_plan.tag)
     plan = build_plan(release_type, config)
-    journal = Journal(store.journal_path(release_id))
-    journal.load()
+    journal = store.journal(release_id)
     data = {
         "id": release_id,
         "version": git_plan.version,

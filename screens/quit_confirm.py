@@ -38,13 +38,22 @@ class QuitConfirmScreen(ModalScreen[bool]):
         lines = [
             Content.assemble(("Quit the cockpit while ", "bold"), (plain(state.tag), "$primary bold"), (f" is at {phase_of(state).value}?", "bold")),
             Content(""),
-            Content("The release stays where it is: every event so far is in the journal"),
-            Content.styled(plain(str(self.info.journal_path or "")), "$text-muted"),
-            Content.assemble("Production keeps running ", (plain(state.production_version or "its current version"), "bold"), "; nothing is rolled back."),
         ]
-        if step is not None and step.status is StepStatus.RUNNING:
-            lines.append(Content(f"“{plain(step.spec.title)}” is running; on resume shipdeck reconciles it with the outside system rather than repeating it."))
-        lines.append(Content.assemble("Run ", (plain(self.info.resume_command), "bold $accent"), " to continue from here."))
+        if self.info.runner_process:
+            lines += [
+                Content("The release goes on in its own runner process; quitting only closes this view."),
+                Content("Until production changes it waits for a person; after, it finishes the watch and rolls back on its own on a sustained breach."),
+                Content.assemble("Run ", (plain(self.info.resume_command), "bold $accent"), " to attach again."),
+            ]
+        else:
+            lines += [
+                Content("The release stays where it is: every event so far is in the journal"),
+                Content.styled(plain(str(self.info.journal_path or "")), "$text-muted"),
+                Content.assemble("Production keeps running ", (plain(state.production_version or "its current version"), "bold"), "; nothing is rolled back."),
+            ]
+            if step is not None and step.status is StepStatus.RUNNING:
+                lines.append(Content(f"“{plain(step.spec.title)}” is running; on resume shipdeck reconciles it with the outside system rather than repeating it."))
+            lines.append(Content.assemble("Run ", (plain(self.info.resume_command), "bold $accent"), " to continue from here."))
         with Vertical():
             yield Static(Content("\n").join(lines))
             with Horizontal(id="quit-buttons"):

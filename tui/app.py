@@ -174,6 +174,14 @@ class ShipdeckApp(App[int]):
 
 def cockpit_info_for(session) -> CockpitInfo:
     """Everything the cockpit needs from a Session, read once."""
+    runner = session.runner
+    return _cockpit_info(
+        session.config, session.store, session.options, runner.state, runner.authority, runner.clock.now,
+        notes=tuple(session.notes), resumed=session.resumed,
+    )
+
+
+def _cockpit_info(config, store, options, state: Release, authority, now, *, notes: tuple[str, ...], resumed: bool) -> CockpitInfo:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -181,38 +189,72 @@ def cockpit_info_for(session) -> CockpitInfo:
     from shipdeck.core.store import identity
     from shipdeck.core.window import window_status
 
-    window = session.config.release.window
+    window = config.release.window
 
-    def status_at(now: float) -> tuple[bool, str]:
+    def status_at(at: float) -> tuple[bool, str]:
         if window.always:
             return True, "any time"
-        return window_status(window, datetime.fromtimestamp(now, ZoneInfo(window.timezone)))
+        return window_status(window, datetime.fromtimestamp(at, ZoneInfo(window.timezone)))
 
-    holder = current_holder(session.lock.path)
-    runner = session.runner
+    holder = current_holder(store.lock_path)
     return CockpitInfo(
         identity=identity(),
-        authority=runner.authority,
+        authority=authority,
         window_status=status_at,
         lock_holder=holder.describe() if holder else "",
-        notes_path=runner.notes_path,
-        journal_path=runner.journal.path,
-        journals=session.store.journals,
-        now=runner.clock.now,
-        notes=tuple(session.notes),
-        resumed=session.resumed,
-        resume_command=resume_command(session.options),
+        notes_path=store.notes_path(state.id),
+        journal_path=store.journal_path(state.id),
+        journals=store.journals,
+        now=now,
+        notes=notes,
+        resumed=resumed,
+        resume_command=resume_command(options),
     )
+
+
+def run_attached_cockpit(config, store, options, history: list[Event], notes: list[str], *, role: str = "captain") -> int:
+    """The cockpit attached to the release's runner process; quitting detaches, the runner goes on.
+
+    `role="viewer"` is `shipdeck watch`: the same screen, and the runner refuses its commands.
+    Returns the headless exit code of where the release stands when the captain leaves.
+    """
+    import dataclasses
+    import sys
+    import time
+
+    from shipdeck.core.attach.client import SocketLink
+    from shipdeck.core.attach.protocol import socket_path
+    from shipdeck.core.exit_codes import exit_code_for
+    from shipdeck.core.session import authority_for
+    from shipdeck.core.store import identity
+
+    link = SocketLink(socket_path(store.root), role=role, by=identity(), history=history)
+    state = link.state
+    info = _cockpit_info(
+        config, store, options, state, authority_for(config, state.release_type.value), time.time,
+        notes=tuple(notes), resumed=len(history) > 1,
+    )
+    app = ShipdeckApp(link, dataclasses.replace(info, runner_process=True), history=history)
+    app.run()
+    state = link.state
+    if app.runner_error:
+        print(f"shipdeck: {app.runner_error}", file=sys.stderr)
+    elif not phase_of_terminal(state):
+        print(
+            f"shipdeck: detached; {state.tag} goes on in its runner process (pid {link.runner_pid}). "
+            f"`{info.resume_command.replace(' resume', '')}` re-attaches, `shipdeck watch` follows it read-only",
+            file=sys.stderr,
+        )
+    return int(exit_code_for(state))
 
 
 def run_cockpit(session) -> int:
     """Run the cockpit on `session` until the captain quits; returns the headless exit code."""
     from shipdeck.core.exit_codes import exit_code_for
-    from shipdeck.core.journal import Journal
 
     try:
         info = cockpit_info_for(session)
-        history = Journal(session.runner.journal.path).load(repair=False)
+        history = session.store.read_after(session.runner.state.id)
         notes = list(info.notes)
         if session.resumed:
             from shipdeck.core.machine import phase_of
@@ -221,7 +263,10 @@ def run_cockpit(session) -> int:
             notes.append(f"resumed {state.tag} at {phase_of(state).value} from {session.runner.journal.path}")
         from dataclasses import replace
 
-        app = ShipdeckApp(session.runner, replace(info, notes=tuple(notes)), history=history)
+        from shipdeck.core.attach.in_process import ThreadedRunnerLink
+
+        # The runner on a thread of its own: its fsyncs never stall the cockpit's loop.
+        app = ShipdeckApp(ThreadedRunnerLink(session.runner), replace(info, notes=tuple(notes)), history=history)
         app.run()
         state = session.runner.state
         if not phase_of_terminal(state):

@@ -106,6 +106,7 @@ def _headless_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="with --auto: one JSON object per event")
     parser.add_argument("--yes", action="store_true", help="approve and confirm as yourself where your roles allow")
     parser.add_argument("--force", action="store_true", help="release outside the release window")
+    parser.add_argument("--detach", action="store_true", help="with --auto: run the release in its own process and follow it")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,6 +152,16 @@ def _reader_gone(code: int) -> int:
 
 def _known_error(error: Exception) -> int | None:
     """Print a failure a captain can act on and return its exit code; None for a real bug."""
+    known = known_failure(error)
+    if known is None:
+        return None
+    message, code = known
+    print(message, file=sys.stderr)
+    return code
+
+
+def known_failure(error: Exception) -> tuple[str, int] | None:
+    """The line to print for a failure a captain can act on, and its exit code; None for a bug."""
     from shipdeck.core.config import ConfigError
     from shipdeck.core.journal import JournalCorrupt
     from shipdeck.core.lock import LockHeld
@@ -187,8 +198,7 @@ def _known_error(error: Exception) -> int | None:
             if "GitReleaseError" not in names:
                 return None
             prefix, code = "", FAILED
-    print(f"shipdeck: {prefix}{plain(error)}", file=sys.stderr)
-    return code
+    return f"shipdeck: {prefix}{plain(error)}", code
 
 
 def _lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:

@@ -17,7 +17,8 @@ from shipdeck.core.model import Release
 
 
 class ReleaseLink(Protocol):
-    """The part of `shipdeck.core.runner.Runner` the cockpit uses."""
+    """What the cockpit talks to: the Runner itself (in-process: demo, tests, snapshots) or a
+    `shipdeck.core.attach.client.SocketLink` to a runner process (`stop` then only detaches)."""
 
     state: Release
 
@@ -45,6 +46,7 @@ class CockpitInfo:
     notes: tuple[str, ...] = field(default_factory=tuple)  # told to the captain on start
     resumed: bool = False
     resume_command: str = "shipdeck resume"  # with --config/--repo when they are not the defaults
+    runner_process: bool = False  # the runner is a process of its own: quitting detaches, it goes on
 
     @property
     def may_roll_back(self) -> bool:

@@ -1,8 +1,9 @@
 """`approve` and `rollback` from any terminal.
 
-When no shipdeck process holds the release (the headless run stopped to wait for a person),
-the command takes the lock and journals the decision itself. When a captain's shipdeck is
-running, the command goes through the inbox and that process carries it out. `rollback` when
+When a runner process serves the release, the command goes over its socket. When no shipdeck
+process holds the release (the headless run stopped to wait for a person), the command takes
+the lock and journals the decision itself. When a process holds the lock but cannot be
+reached (a headless run in the foreground), the command goes through the inbox. `rollback` when
 no release is active rolls the live version back to the last healthy release before it, as a
 journaled rollback of its own.
 """
@@ -11,15 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
-import uuid
-from pathlib import Path
 
 from shipdeck.core.commands import Command
 from shipdeck.core.config import load_config
-from shipdeck.core.lock import LockHeld, current_holder
+from shipdeck.core.lock import LockHeld
 from shipdeck.core.machine import current_step
 from shipdeck.core.model import StepKind
 from shipdeck.core.sanitize import plain
@@ -88,6 +86,9 @@ def _roll_back_live_version(args: argparse.Namespace) -> int:
 
 
 def _deliver(args: argparse.Namespace, store: Store, command: Command, run_after: bool = False) -> int:
+    over_socket = _through_socket(store, command)
+    if over_socket is not None:
+        return over_socket
     try:
         session = open_session(options_from(args, resume_only=True, command=command.verb) if not run_after else
                                _rollback_options(args))
@@ -116,34 +117,47 @@ async def _execute(session, command: Command) -> str | None:
     return await session.runner.execute_command(command)
 
 
+def _through_socket(store: Store, command: Command) -> int | None:
+    """Hand the command to the runner process serving the release; None when none answers.
+
+    The runner carries it out through the same path as the inbox's and the cockpit's
+    commands (`Runner.execute_command`: authority checked, then journaled).
+    """
+    from shipdeck.core.attach.client import send_command
+    from shipdeck.core.attach.protocol import AttachError, socket_path
+
+    active = store.active()
+    after = active[1][-1].seq if active and active[1] else 0
+    try:
+        refusal = asyncio.run(send_command(socket_path(store.root), command, after=after))
+    except AttachError:
+        return None  # no runner serves it: take the lock, or leave it in the inbox
+    if refusal:
+        print(f"shipdeck: refused: {plain(refusal)}", file=sys.stderr)
+        return 1
+    print(f"shipdeck: {command.verb} accepted by the release's runner as {command.by}", file=sys.stderr)
+    return 0
+
+
 def _through_inbox(store: Store, command: Command, held: LockHeld) -> int:
-    store.inbox.mkdir(parents=True, exist_ok=True)
-    name = f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"
-    temporary = store.inbox / f"{name}.tmp"
-    temporary.write_text(json.dumps(command.to_dict()), encoding="utf-8")
-    request = temporary.rename(store.inbox / f"{name}.json")  # atomic: never read half-written
+    request_id = store.post_command(command.to_dict())
     holder = held.holder.describe() if held.holder else "the running shipdeck"
-    answer_path = request.with_suffix(".result")
     deadline = time.monotonic() + INBOX_WAIT_SECONDS
     while time.monotonic() < deadline:
-        if answer_path.exists():
-            answer = json.loads(answer_path.read_text(encoding="utf-8"))
-            answer_path.unlink(missing_ok=True)
+        answer = store.command_answer(request_id)
+        if answer is not None:
             if answer.get("ok"):
                 print(f"shipdeck: {command.verb} accepted by {holder}", file=sys.stderr)
                 return 0
             print(f"shipdeck: refused: {plain(answer.get('message', ''))}", file=sys.stderr)
             return 1
-        if current_holder(store.lock_path) is None:
+        if store.lease_holder() is None:
             break  # the captain's process ended; the request stays for the next run
         time.sleep(0.2)
     print(
         f"shipdeck: {command.verb} queued for {holder}, which has not answered yet; "
-        f"it is applied when that process next reads its inbox ({_short(request)})",
+        f"it is applied when that process next reads its inbox ({store.inbox / request_id}.json)",
         file=sys.stderr,
     )
     return 4
 
-
-def _short(path: Path) -> str:
-    return str(path)

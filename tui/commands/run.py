@@ -47,9 +47,7 @@ def run_headless(session: Session, json_lines: bool) -> int:
     runner.subscribe(HeadlessPrinter(json_lines))
     if not session.resumed:
         # The start event was journaled before the runner existed; show it like any other.
-        from shipdeck.core.journal import Journal
-
-        for event in Journal(runner.journal.path).load(repair=False):
+        for event in session.store.read_after(runner.state.id):
             HeadlessPrinter(json_lines)(event, runner.state)
     stop = SignalStop(runner)
     try:
@@ -75,13 +73,14 @@ class SignalStop:
 
     SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
-    def __init__(self, runner: Runner) -> None:
+    def __init__(self, runner: Runner, signals: tuple[signal.Signals, ...] = SIGNALS) -> None:
         self.runner = runner
+        self.signals = signals
         self.signal_name = ""
 
     async def run(self) -> Release:
         loop = asyncio.get_running_loop()
-        for signum in self.SIGNALS:
+        for signum in self.signals:
             loop.add_signal_handler(signum, self._received, signum)
         try:
             state = await self.runner.run()
@@ -89,7 +88,7 @@ class SignalStop:
                 await self.runner.emit(EventKind.NOTE, {"message": f"stopped by {self.signal_name}; `shipdeck resume` continues from here"})
             return self.runner.state
         finally:
-            for signum in self.SIGNALS:
+            for signum in self.signals:
                 loop.remove_signal_handler(signum)
 
     def _received(self, signum: int) -> None:
@@ -121,10 +120,7 @@ def summary(state: Release, code: ExitCode) -> str:
 def release(args: argparse.Namespace) -> int:
     if getattr(args, "rehearse", False):
         _rehearse(args)
-    session = open_session(options_from(args))
-    if args.auto:
-        return run_headless(session, args.json)
-    return _cockpit(session)
+    return _run(args, options_from(args))
 
 
 def _rehearse(args: argparse.Namespace) -> None:
@@ -139,10 +135,17 @@ def _rehearse(args: argparse.Namespace) -> None:
 
 
 def resume(args: argparse.Namespace) -> int:
-    session = open_session(options_from(args, resume_only=True, command="resume"))
-    if args.auto:
-        return run_headless(session, args.json)
-    return _cockpit(session)
+    return _run(args, options_from(args, resume_only=True, command="resume"))
+
+
+def _run(args: argparse.Namespace, options: Options) -> int:
+    """Headless runs the runner here (CI leaves no daemon behind) unless --detach; the cockpit
+    always attaches to a runner process of its own, which outlives the terminal."""
+    if args.auto and not getattr(args, "detach", False):
+        return run_headless(open_session(options), args.json)
+    from .attached import through_runner
+
+    return through_runner(options, json_lines=bool(getattr(args, "json", False)))
 
 
 def cockpit(args: argparse.Namespace) -> int:
@@ -165,16 +168,9 @@ def cockpit(args: argparse.Namespace) -> int:
     return resume(args)
 
 
-def _cockpit(session: Session) -> int:
-    from ..app import run_cockpit
-
-    return run_cockpit(session)
-
-
 def watch(args: argparse.Namespace) -> int:
-    """Read-only: follow the active release's journal; never takes the lock, never acts."""
+    """Read-only: follow the active release through its runner's socket, or its journal."""
     from shipdeck.core.config import load_config
-    from shipdeck.core.journal import Journal
     from shipdeck.core.machine import apply, is_terminal
     from shipdeck.core.store import store_for
 
@@ -184,16 +180,22 @@ def watch(args: argparse.Namespace) -> int:
     if active is None:
         print(f"shipdeck: no active release for {args.environment}", file=sys.stderr)
         return 1
-    journal, _, _ = active
+    from .attached import watch_attached
+
+    lines = bool(args.json or getattr(args, "follow", False) or not sys.stdout.isatty())
+    attached = watch_attached(store, options_from(args, command="watch"), lines=lines, json_lines=args.json)
+    if attached is not None:
+        return attached
+    # No runner process serves it (a headless run in the foreground): follow the journal.
+    release_id = active[2].id
     printer = HeadlessPrinter(args.json)
     state = Release()
     seen = 0
     while True:
-        events = Journal(journal.path).load(repair=False)
-        for event in events[seen:]:
+        for event in store.read_after(release_id, seen):
             state = apply(state, event)
             printer(event, state)
-        seen = len(events)
+            seen = event.seq
         if is_terminal(state):
             return int(exit_code_for(state))
         time.sleep(0.5)
