@@ -158,7 +158,8 @@ class SimulatedDeployer:
         if record is None:
             return None
         if record.get("error"):
-            raise ProviderError(str(record["error"]))
+            # The deploy system knows how it ended: failed, traffic never switched. Known, not unknown.
+            return DeployResult(tag=tag, production_changed=self.world.production_tag == tag, summary=f"{record['error']} (reconciled)")
         if record["finished"]:
             return DeployResult(tag=tag, production_changed=self.world.production_tag == tag, summary=f"{tag} already live (reconciled)")
         # The deploy system kept going while we were away; follow it from the stage it reached.
