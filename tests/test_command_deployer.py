@@ -152,7 +152,6 @@ def test_a_healthy_release_deploys_once_with_the_team_script_and_journals_what_r
 
 def test_a_regression_is_rolled_back_by_the_same_command_with_the_previous_version(tmp_path: Path) -> None:
     with production_world(tmp_path, scenario="regression") as pw:
-        started = time.monotonic()
         done = release_confirming(pw)
         assert done.returncode == 3, done.stderr  # rolled back
         assert [line.split()[0] for line in pw.deploys()] == ["v1.4.0", "v1.3.0"]
@@ -161,7 +160,6 @@ def test_a_regression_is_rolled_back_by_the_same_command_with_the_previous_versi
         requested = kinds.index("rollback_requested")
         restored = max(i for i, e in enumerate(events(pw)) if e["kind"] == "production_changed")
         assert restored > requested
-        assert time.monotonic() - started < 170
 
 
 @pytest.mark.parametrize("status", [True, False], ids=["with-status-command", "without"])

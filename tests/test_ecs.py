@@ -189,15 +189,11 @@ def test_rollback_with_restore_returns_the_service_to_the_exact_task_definition(
     asyncio.run(deployer.deploy("v1.1.0", KEY, world.progress))
     assert world.service_task_definition() != world.first
 
-    decided = time.monotonic()
     result = asyncio.run(deployer.deploy("v1.0.0", "r1:rollback:1", world.progress, restore=before.restore))
-    restored = time.monotonic()
 
     assert result.production_changed and world.service_task_definition() == world.first
     assert world.rollouts.calls == {"register_task_definition": 1, "update_service": 2}  # no revision for a rollback
-    back_on_old = world.rollouts.started_at[world.first] - decided
-    print(f"ECS rollback against moto: service on web:1 after {back_on_old * 1000:.0f} ms, steady after {(restored - decided) * 1000:.0f} ms")
-    assert back_on_old < 1.0  # shipdeck's own part of a rollback is well under a second
+    # How long it takes is measured by benchmarks/rollback_time.py, never asserted here.
 
 
 def test_a_rollout_that_never_finishes_makes_production_unknown(world_factory: Any) -> None:

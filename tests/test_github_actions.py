@@ -190,13 +190,8 @@ def test_running_is_the_latest_successful_deployment(fake: FakeGitHub) -> None:
 
 def test_rollback_is_the_same_dispatch_with_the_previous_version(fake: FakeGitHub) -> None:
     run(deploy(fake, "v1.4.0", key="rel-1:deploy:1"))
-    started = time.perf_counter()
     result, _ = run(deploy(fake, "v1.3.0", key="rel-1:rollback.deploy:1"))
-    wall = time.perf_counter() - started
     assert result.production_changed and result.tag == "v1.3.0"
     assert fake.dispatch_bodies[-1]["inputs"]["version"] == "v1.3.0"
     assert "rollback" in fake.deployments[-1]["description"]
-    steps = sum(len(s) for s in fake.jobs.values())
-    # The fake's run takes steps * step_seconds; what is left is shipdeck's own overhead.
-    print(f"rollback wall time {wall:.3f}s, of which the fake run {steps * fake.step_seconds:.3f}s")
-    assert wall < steps * fake.step_seconds + 2.0
+    # How long it takes is measured by benchmarks/rollback_time.py, never asserted here.
