@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from shipdeck.core.commands import Command
 from shipdeck.core.events import Event, EventKind
@@ -28,6 +28,7 @@ from shipdeck.tui.widgets.deploy_progress import DEPLOY_STEPS, DeployProgress
 from shipdeck.tui.widgets.header import ReleaseHeader
 from shipdeck.tui.widgets.metric_chart import MetricChart
 from shipdeck.tui.widgets.rollback_control import RollbackControl
+from shipdeck.tui.widgets.step_summary import StepSummary
 
 VIEW_UPDATE_DELAY = 0.25  # coalesce bursts of events: views update at most four times a second
 DEFAULT_DEPLOY_WINDOW = 1800.0
@@ -69,7 +70,7 @@ class CockpitScreen(Screen[None]):
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 yield Checklist(self.state, now, id="checklist")
-                yield Static(id="step-summary")
+                yield StepSummary(id="step-summary")
             with Vertical(id="right"):
                 yield RollbackControl(self.state, id="rollback")
                 yield DeployProgress(id="deploy")
@@ -186,13 +187,13 @@ class CockpitScreen(Screen[None]):
     def _show_step_summary(self) -> None:
         step_id = self.query_one(Checklist).highlighted_step
         step = self.state.step(step_id) if step_id else current_step(self.state)
-        panel = self.query_one("#step-summary", Static)
+        panel = self.query_one(StepSummary)
         if step is None:
-            panel.update(Content.styled("nothing left to do", "$text-muted"))
+            panel.show(Content.styled("nothing left to do", "$text-muted"))
             return
         symbol, style = STEP_MARKS[step.status]
         duration = step_duration(step, self.info.now())
-        panel.update(
+        panel.show(
             Content.assemble(
                 (f"{symbol} {plain(step.spec.title)}", style),
                 (f" — {step.status.value}" + (f" {duration}" if duration else ""), style),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widget import Widget
 
 from shipdeck.core.durations import format_duration
 from shipdeck.core.machine import phase_of
@@ -12,10 +11,14 @@ from shipdeck.core.sanitize import plain
 
 from ..cockpit_info import CockpitInfo
 from ..status_marks import phase_style
+from .repaint import ChangedCells
 
 
-class ReleaseHeader(Widget):
-    """Attributes down: the screen sets `state`; a chained one-second timer keeps elapsed fresh."""
+class ReleaseHeader(ChangedCells):
+    """Attributes down: the screen sets `state`; a chained one-second timer keeps elapsed fresh.
+
+    Each tick repaints only the cells that changed (the elapsed clock), never both lines.
+    """
 
     DEFAULT_CSS = """
     ReleaseHeader { height: 2; background: $panel; color: $foreground; padding: 0 1; }
@@ -25,18 +28,21 @@ class ReleaseHeader(Widget):
         super().__init__(id=id)
         self.info = info
         self.state = state
+        self._now = info.now()  # read once per repaint: render() must draw what was compared
 
     def on_mount(self) -> None:
         self._tick()
 
     def _tick(self) -> None:
-        self.refresh()
+        self._now = self.info.now()
+        self.repaint_changed()
         # Chained rather than set_interval: a slow frame never queues up ticks behind it.
         self.set_timer(1.0, self._tick)
 
     def update_state(self, state: Release) -> None:
         self.state = state
-        self.refresh()
+        self._now = self.info.now()
+        self.repaint_changed()
 
     @staticmethod
     def _budget(state: Release) -> tuple[tuple[str, str], ...]:
@@ -48,7 +54,7 @@ class ReleaseHeader(Widget):
 
     def render(self) -> Content:
         state, info = self.state, self.info
-        now = info.now()
+        now = self._now
         phase = phase_of(state)
         elapsed = format_duration(now - state.started_at) if state.started_at else "—"
         first = Content.assemble(
