@@ -61,6 +61,8 @@ class CockpitScreen(Screen[None]):
         self._update_pending = False
         self._rollback_screen_open = False
         self._over_announced = False
+        self._charts: dict[str, MetricChart] | None = None
+        self._chart_window_set = False
 
     # -- layout ------------------------------------------------------------------------
 
@@ -143,16 +145,19 @@ class CockpitScreen(Screen[None]):
             self._ensure_chart_window(event.at)
 
     def _chart(self, name: str) -> MetricChart | None:
-        for chart in self.query(MetricChart):
-            if chart.health.spec.name == name:
-                return chart
-        return None
+        # A dict, not a DOM query: a re-attach replays one SAMPLE per series per second watched.
+        if self._charts is None:
+            self._charts = {chart.health.spec.name: chart for chart in self.query(MetricChart)}
+        return self._charts.get(name)
 
     def _ensure_chart_window(self, changed_at: float | None = None) -> None:
         """The time axis is the whole watch (deploy window + post-release), from the deploy."""
+        if self._chart_window_set:
+            return  # fixed once set (MetricChart.set_window ignores later calls)
         changed_at = self.state.production_changed_at or changed_at
         if changed_at is None:
             return
+        self._chart_window_set = True
         settings = self.state.settings or {}
         span = float(settings.get("deploy_window", DEFAULT_DEPLOY_WINDOW)) + float(settings.get("post_release", DEFAULT_POST_RELEASE))
         lead_in = span * 0.04  # room left of the deploy marker so it is visible
