@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cockpit_watch import MINIMAL, Terminal, environment
+from cockpit_watch import MINIMAL, environment, first_frame
 from cockpit_wire import MARKER, stop_marked
 
 from shipdeck.core.sandbox.demo import build_demo_world
@@ -30,12 +30,10 @@ def cockpit_argv(root: Path) -> list[str]:
             "--yes", "--force"]
 
 
-def first_frame(argv: list[str], env: dict[str, str], marker: bytes) -> float:
-    terminal = Terminal(argv, env)
+def first_frame_then_stop(argv: list[str], env: dict[str, str], marker: bytes) -> float:
     try:
-        return terminal.wait_for(marker, 60) - terminal.started
+        return first_frame(argv, env, marker)
     finally:
-        terminal.close()
         stop_marked(env[MARKER])  # a runner that outlives its cockpit too
 
 
@@ -52,8 +50,8 @@ def main() -> int:
             world = root / f"world-{run}"
             argv = cockpit_argv(world)
             env = {**environment(world), MARKER: uuid.uuid4().hex}
-            took_minimal = first_frame([sys.executable, "-c", MINIMAL], env, b"first-frame-marker")
-            took_cockpit = first_frame(argv, env, b"PRE-RELEASE")
+            took_minimal = first_frame_then_stop([sys.executable, "-c", MINIMAL], env, b"first-frame-marker")
+            took_cockpit = first_frame_then_stop(argv, env, b"PRE-RELEASE")
             if run:
                 minimal.append(took_minimal)
                 cockpit.append(took_cockpit)
