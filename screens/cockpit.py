@@ -10,7 +10,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from shipdeck.core.commands import Command
 from shipdeck.core.events import Event, EventKind
@@ -79,9 +78,10 @@ class CockpitScreen(Screen[None]):
                 with Vertical(id="charts"):
                     for health in self.state.series:
                         yield MetricChart(health, id=f"chart-{health.spec.name}")
-        yield Footer()
+        # No Footer here: see _mount_footer.
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self._mount_footer)
         for event in self._history:
             self._feed(event)
         self._history = []
@@ -91,6 +91,15 @@ class CockpitScreen(Screen[None]):
         if breached_series(self.state) and rollback_availability(self.state)[0] and self.state.rollback is None:
             # Opened on a release whose journal already holds a sustained breach.
             self.call_after_refresh(self._raise_rollback, True, "the journal shows a sustained breach")
+
+    async def _mount_footer(self) -> None:
+        """The key bar, after the first frame: Textual's Footer shows no keys in that frame
+        anyway (it waits for the bindings), and its import, styles and widgets were a third of
+        the time the cockpit took to show the release."""
+        from textual.widgets import Footer
+
+        await self.mount(Footer())
+        self.refresh_bindings()  # the footer missed the bindings published before it subscribed
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="deploy-history")
     def _load_deploy_history(self) -> None:
