@@ -57,6 +57,15 @@ class Captured:
     def cells(self) -> int:
         return sum(x2 - x1 for spans, _ in self.updates for _, x1, x2 in spans)
 
+    def cells_within(self, region: Region) -> int:
+        """Cells written inside `region`."""
+        return sum(
+            min(x2, region.right) - max(x1, region.x)
+            for spans, _ in self.updates
+            for y, x1, x2 in spans
+            if region.y <= y < region.bottom and x1 < region.right and x2 > region.x
+        )
+
     def rows_within(self, region: Region) -> set[int]:
         """Screen rows written inside `region`."""
         return {
@@ -89,9 +98,11 @@ async def test_a_steady_tick_writes_only_the_clock_the_running_row_and_new_chart
             running_row = checklist.region.y + checklist.get_option_index("watch") - checklist.scroll_offset.y
             # The checklist writes the running step's row, which ticks, and nothing else.
             assert captured.rows_within(checklist.region) == {running_row}, captured.updates
+            # ... and of that row only the cells from where its duration's text changed.
+            assert captured.cells_within(checklist.region) <= 6, captured.updates
             # Whole widgets repainted would be well over a thousand cells (80×24 is 1920).
-            assert captured.cells < 160, captured.updates
-            assert captured.bytes < 2000, captured.bytes
+            assert captured.cells < 60, captured.updates
+            assert captured.bytes < 1000, captured.bytes
 
 
 async def test_a_tick_with_nothing_changed_writes_nothing():

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from os.path import commonprefix
+
+from rich.cells import cell_len
 
 from textual import on
 from textual.content import Content
@@ -20,6 +23,11 @@ from ..status_marks import STEP_MARKS, step_duration
 def _differs(new: Content, old: Content) -> bool:
     """Text or style differ (Content's own == compares the text only)."""
     return new.plain != old.plain or new.spans != old.spans
+
+
+def _styles_before(content: Content, end: int) -> list[tuple[int, int, object]]:
+    """The styled spans of `content` clipped to its first `end` characters."""
+    return [(span.start, min(span.end, end), span.style) for span in content.spans if span.start < end]
 
 
 GROUP_TITLES = {
@@ -98,11 +106,22 @@ class Checklist(OptionList):
         if line is None or self._line_cache.heights.get(index) != 1 or "\n" in prompt.plain:
             self.replace_option_prompt(option_id, prompt)
             return
+        before = option.prompt
         option._set_prompt(prompt)
         self._option_render_cache.clear()  # rendered rows are keyed by option; re-rendered on demand
         y = line - self.scroll_offset.y
+        width = self.scrollable_content_region.width
         if 0 <= y < self.scrollable_content_region.height:
-            self.refresh(Region(0, y, self.scrollable_content_region.width, 1))
+            x, end = 0, width
+            if isinstance(before, Content):
+                same = len(commonprefix([before.plain, prompt.plain]))
+                if same < len(prompt.plain) and _styles_before(before, same) == _styles_before(prompt, same):
+                    # The row is unchanged up to where its text differs (a duration ticking),
+                    # and blank after the longer of the two texts.
+                    left = self.get_component_styles("option-list--option").padding.left
+                    x = min(width - 1, left + cell_len(prompt.plain[:same]))
+                    end = min(width, left + max(cell_len(before.plain), cell_len(prompt.plain)))
+            self.refresh(Region(x, y, max(1, end - x), 1))
 
     def _move_to(self, step_id: str) -> None:
         index = self.get_option_index(step_id)
