@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.content import Content
 
 from shipdeck.core.durations import format_duration
@@ -14,10 +15,37 @@ from ..status_marks import phase_style
 from .repaint import ChangedCells
 
 
+CLOCK_WIDTH = 15  # "elapsed 999h59m"
+
+
+class HeaderClock(ChangedCells):
+    """The elapsed time, its own widget at the right of the header's first line.
+
+    Textual writes a changed span from the left edge of its widget, so a clock inside the
+    header line would resend the whole line every second; on its own it sends a few cells.
+    """
+
+    DEFAULT_CSS = f"""
+    HeaderClock {{ dock: right; width: {CLOCK_WIDTH}; height: 1; text-align: right; }}
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.elapsed = "—"
+
+    def show(self, elapsed: str) -> None:
+        self.elapsed = elapsed
+        self.repaint_changed()
+
+    def render(self) -> Content:
+        return Content.assemble("elapsed ", (self.elapsed, "bold"))
+
+
 class ReleaseHeader(ChangedCells):
     """Attributes down: the screen sets `state`; a chained one-second timer keeps elapsed fresh.
 
-    Each tick repaints only the cells that changed (the elapsed clock), never both lines.
+    Each tick repaints only the cells that changed: the clock (`HeaderClock`), and the window
+    line when its text changes.
     """
 
     DEFAULT_CSS = """
@@ -29,19 +57,27 @@ class ReleaseHeader(ChangedCells):
         self.info = info
         self.state = state
         self._now = info.now()  # read once per repaint: render() must draw what was compared
+        self.clock = HeaderClock(id="header-clock")
+
+    def compose(self) -> ComposeResult:
+        yield self.clock
 
     def on_mount(self) -> None:
         self._tick()
 
     def _tick(self) -> None:
-        self._now = self.info.now()
-        self.repaint_changed()
+        self._repaint()
         # Chained rather than set_interval: a slow frame never queues up ticks behind it.
         self.set_timer(1.0, self._tick)
 
     def update_state(self, state: Release) -> None:
         self.state = state
+        self._repaint()
+
+    def _repaint(self) -> None:
         self._now = self.info.now()
+        started = self.state.started_at
+        self.clock.show(format_duration(self._now - started) if started else "—")
         self.repaint_changed()
 
     @staticmethod
@@ -56,7 +92,6 @@ class ReleaseHeader(ChangedCells):
         state, info = self.state, self.info
         now = self._now
         phase = phase_of(state)
-        elapsed = format_duration(now - state.started_at) if state.started_at else "—"
         first = Content.assemble(
             ("REHEARSAL " if state.rehearsal else "", "$warning bold"),
             (plain(state.tag or "no release"), "$primary bold"),
@@ -66,8 +101,6 @@ class ReleaseHeader(ChangedCells):
             (plain(state.environment), "bold"),
             "  phase ",
             (phase.value.replace("_", " ").upper(), phase_style(phase)),
-            "  elapsed ",
-            (elapsed, "bold"),
             "  prod ",
             (plain(state.production_version or "unknown"), "$accent" if state.production_runs_new_version else ""),
         )
@@ -81,4 +114,6 @@ class ReleaseHeader(ChangedCells):
             (plain(info.lock_holder or info.identity), "$text-muted"),
             *self._budget(state),
         )
+        # The clock covers the end of the first line: an ellipsis, not text cut under it.
+        first = first.truncate(max(1, self.size.width - CLOCK_WIDTH - 1), ellipsis=True)
         return Content("\n").join([first, second])
