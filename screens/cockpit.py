@@ -10,7 +10,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
 
 from shipdeck.core.commands import Command
 from shipdeck.core.events import Event, EventKind
@@ -28,6 +27,7 @@ from shipdeck.tui.widgets.deploy_progress import DEPLOY_STEPS, DeployProgress
 from shipdeck.tui.widgets.header import ReleaseHeader
 from shipdeck.tui.widgets.metric_chart import MetricChart
 from shipdeck.tui.widgets.rollback_control import RollbackControl
+from shipdeck.tui.widgets.step_summary import StepSummary
 
 VIEW_UPDATE_DELAY = 0.25  # coalesce bursts of events: views update at most four times a second
 DEFAULT_DEPLOY_WINDOW = 1800.0
@@ -60,6 +60,8 @@ class CockpitScreen(Screen[None]):
         self._update_pending = False
         self._rollback_screen_open = False
         self._over_announced = False
+        self._charts: dict[str, MetricChart] | None = None
+        self._chart_window_set = False
 
     # -- layout ------------------------------------------------------------------------
 
@@ -69,16 +71,17 @@ class CockpitScreen(Screen[None]):
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 yield Checklist(self.state, now, id="checklist")
-                yield Static(id="step-summary")
+                yield StepSummary(id="step-summary")
             with Vertical(id="right"):
                 yield RollbackControl(self.state, id="rollback")
                 yield DeployProgress(id="deploy")
                 with Vertical(id="charts"):
                     for health in self.state.series:
                         yield MetricChart(health, id=f"chart-{health.spec.name}")
-        yield Footer()
+        # No Footer here: see _mount_footer.
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self._mount_footer)
         for event in self._history:
             self._feed(event)
         self._history = []
@@ -88,6 +91,15 @@ class CockpitScreen(Screen[None]):
         if breached_series(self.state) and rollback_availability(self.state)[0] and self.state.rollback is None:
             # Opened on a release whose journal already holds a sustained breach.
             self.call_after_refresh(self._raise_rollback, True, "the journal shows a sustained breach")
+
+    async def _mount_footer(self) -> None:
+        """The key bar, after the first frame: Textual's Footer shows no keys in that frame
+        anyway (it waits for the bindings), and its import, styles and widgets were a third of
+        the time the cockpit took to show the release."""
+        from textual.widgets import Footer
+
+        await self.mount(Footer())
+        self.refresh_bindings()  # the footer missed the bindings published before it subscribed
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="deploy-history")
     def _load_deploy_history(self) -> None:
@@ -142,16 +154,19 @@ class CockpitScreen(Screen[None]):
             self._ensure_chart_window(event.at)
 
     def _chart(self, name: str) -> MetricChart | None:
-        for chart in self.query(MetricChart):
-            if chart.health.spec.name == name:
-                return chart
-        return None
+        # A dict, not a DOM query: a re-attach replays one SAMPLE per series per second watched.
+        if self._charts is None:
+            self._charts = {chart.health.spec.name: chart for chart in self.query(MetricChart)}
+        return self._charts.get(name)
 
     def _ensure_chart_window(self, changed_at: float | None = None) -> None:
         """The time axis is the whole watch (deploy window + post-release), from the deploy."""
+        if self._chart_window_set:
+            return  # fixed once set (MetricChart.set_window ignores later calls)
         changed_at = self.state.production_changed_at or changed_at
         if changed_at is None:
             return
+        self._chart_window_set = True
         settings = self.state.settings or {}
         span = float(settings.get("deploy_window", DEFAULT_DEPLOY_WINDOW)) + float(settings.get("post_release", DEFAULT_POST_RELEASE))
         lead_in = span * 0.04  # room left of the deploy marker so it is visible
@@ -186,13 +201,13 @@ class CockpitScreen(Screen[None]):
     def _show_step_summary(self) -> None:
         step_id = self.query_one(Checklist).highlighted_step
         step = self.state.step(step_id) if step_id else current_step(self.state)
-        panel = self.query_one("#step-summary", Static)
+        panel = self.query_one(StepSummary)
         if step is None:
-            panel.update(Content.styled("nothing left to do", "$text-muted"))
+            panel.show(Content.styled("nothing left to do", "$text-muted"))
             return
         symbol, style = STEP_MARKS[step.status]
         duration = step_duration(step, self.info.now())
-        panel.update(
+        panel.show(
             Content.assemble(
                 (f"{symbol} {plain(step.spec.title)}", style),
                 (f" — {step.status.value}" + (f" {duration}" if duration else ""), style),

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from os.path import commonprefix
+
+from rich.cells import cell_len
 
 from textual import on
 from textual.content import Content
+from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
@@ -15,6 +19,16 @@ from shipdeck.core.model import Group, Release, StepState
 from shipdeck.core.sanitize import plain
 
 from ..status_marks import STEP_MARKS, step_duration
+
+def _differs(new: Content, old: Content) -> bool:
+    """Text or style differ (Content's own == compares the text only)."""
+    return new.plain != old.plain or new.spans != old.spans
+
+
+def _styles_before(content: Content, end: int) -> list[tuple[int, int, object]]:
+    """The styled spans of `content` clipped to its first `end` characters."""
+    return [(span.start, min(span.end, end), span.style) for span in content.spans if span.start < end]
+
 
 GROUP_TITLES = {
     Group.PRE_RELEASE: "PRE-RELEASE",
@@ -70,13 +84,44 @@ class Checklist(OptionList):
                 if step.id not in self._prompts:
                     continue
                 prompt = self._prompt(step, now)
-                if prompt != self._prompts[step.id]:
+                if _differs(prompt, self._prompts[step.id]):
                     self._prompts[step.id] = prompt
-                    self.replace_option_prompt(step.id, prompt)
+                    self._replace_row(step.id, prompt)
         if self._follow_current:
             step = current_step(state)
             if step is not None and step.id in self._prompts:
                 self._move_to(step.id)
+
+    def _replace_row(self, option_id: str, prompt: Content) -> None:
+        """Swap one option's prompt and repaint only its row.
+
+        OptionList.replace_option_prompt repaints the whole list and its scrollbar; a duration
+        ticking once a second would send every row over the wire. This reaches into OptionList's
+        caches (Textual is pinned exactly in pyproject.toml) and falls back to the public call
+        whenever the row's height might change.
+        """
+        index = self.get_option_index(option_id)
+        option = self.get_option_at_index(index)
+        line = self._index_to_line.get(index)
+        if line is None or self._line_cache.heights.get(index) != 1 or "\n" in prompt.plain:
+            self.replace_option_prompt(option_id, prompt)
+            return
+        before = option.prompt
+        option._set_prompt(prompt)
+        self._option_render_cache.clear()  # rendered rows are keyed by option; re-rendered on demand
+        y = line - self.scroll_offset.y
+        width = self.scrollable_content_region.width
+        if 0 <= y < self.scrollable_content_region.height:
+            x, end = 0, width
+            if isinstance(before, Content):
+                same = len(commonprefix([before.plain, prompt.plain]))
+                if same < len(prompt.plain) and _styles_before(before, same) == _styles_before(prompt, same):
+                    # The row is unchanged up to where its text differs (a duration ticking),
+                    # and blank after the longer of the two texts.
+                    left = self.get_component_styles("option-list--option").padding.left
+                    x = min(width - 1, left + cell_len(prompt.plain[:same]))
+                    end = min(width, left + max(cell_len(before.plain), cell_len(prompt.plain)))
+            self.refresh(Region(x, y, max(1, end - x), 1))
 
     def _move_to(self, step_id: str) -> None:
         index = self.get_option_index(step_id)

@@ -6,7 +6,6 @@ from collections import deque
 from typing import Any, Mapping
 
 from textual.content import Content
-from textual.widget import Widget
 
 from shipdeck.core.durations import format_duration
 from shipdeck.core.model import Release, StepStatus
@@ -14,14 +13,20 @@ from shipdeck.core.sanitize import plain
 
 from ..deploy_history import DEPLOY_STEP, DeployHistory
 from ..status_marks import STAGE_MARKS, STEP_MARKS
+from .repaint import ChangedCells
 
 DEPLOY_STEPS = ("deploy", "rollback.deploy")
 LOG_LINES_KEPT = 50  # bounded: only the tail is ever shown
 BAR_MIN_WIDTH = 10
 
 
-class DeployProgress(Widget):
-    """Fed STEP_PROGRESSED payloads by the screen; renders from its own small copy of them."""
+class DeployProgress(ChangedCells):
+    """Fed STEP_PROGRESSED payloads by the screen; renders from its own small copy of them.
+
+    Repaints only the cells that changed; a layout only when the number of lines changes.
+    """
+
+    AUTO_HEIGHT = True
 
     DEFAULT_CSS = """
     DeployProgress { height: auto; min-height: 4; max-height: 12; padding: 0 1; }
@@ -59,7 +64,7 @@ class DeployProgress(Widget):
         self._desired = data.get("desired", self._desired)
         for line in data.get("log") or ():
             self._log.append(plain(line))
-        self.refresh(layout=True)
+        self.repaint_changed()
 
     def update_state(self, state: Release, now: float) -> None:
         """Title and status come from the release: deploy first, the rollback's redeploy once asked."""
@@ -81,7 +86,7 @@ class DeployProgress(Widget):
         self._started_at = step.started_at
         if step.status.finished or step.status is StepStatus.FAILED:
             self._message = plain(step.summary) or self._message
-        self.refresh(layout=True)
+        self.repaint_changed()
 
     def _eta(self, *, short: bool = False) -> str:
         """Time left, saying what it rests on: the median of earlier deploys when there are

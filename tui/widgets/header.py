@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.content import Content
-from textual.widget import Widget
 
 from shipdeck.core.durations import format_duration
 from shipdeck.core.machine import phase_of
@@ -12,10 +12,41 @@ from shipdeck.core.sanitize import plain
 
 from ..cockpit_info import CockpitInfo
 from ..status_marks import phase_style
+from .repaint import ChangedCells
 
 
-class ReleaseHeader(Widget):
-    """Attributes down: the screen sets `state`; a chained one-second timer keeps elapsed fresh."""
+CLOCK_WIDTH = 15  # "elapsed 999h59m"
+
+
+class HeaderClock(ChangedCells):
+    """The elapsed time, its own widget at the right of the header's first line.
+
+    Textual writes a changed span from the left edge of its widget, so a clock inside the
+    header line would resend the whole line every second; on its own it sends a few cells.
+    """
+
+    DEFAULT_CSS = f"""
+    HeaderClock {{ dock: right; width: {CLOCK_WIDTH}; height: 1; text-align: right; }}
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.elapsed = "—"
+
+    def show(self, elapsed: str) -> None:
+        self.elapsed = elapsed
+        self.repaint_changed()
+
+    def render(self) -> Content:
+        return Content.assemble("elapsed ", (self.elapsed, "bold"))
+
+
+class ReleaseHeader(ChangedCells):
+    """Attributes down: the screen sets `state`; a chained one-second timer keeps elapsed fresh.
+
+    Each tick repaints only the cells that changed: the clock (`HeaderClock`), and the window
+    line when its text changes.
+    """
 
     DEFAULT_CSS = """
     ReleaseHeader { height: 2; background: $panel; color: $foreground; padding: 0 1; }
@@ -25,18 +56,29 @@ class ReleaseHeader(Widget):
         super().__init__(id=id)
         self.info = info
         self.state = state
+        self._now = info.now()  # read once per repaint: render() must draw what was compared
+        self.clock = HeaderClock(id="header-clock")
+
+    def compose(self) -> ComposeResult:
+        yield self.clock
 
     def on_mount(self) -> None:
         self._tick()
 
     def _tick(self) -> None:
-        self.refresh()
+        self._repaint()
         # Chained rather than set_interval: a slow frame never queues up ticks behind it.
         self.set_timer(1.0, self._tick)
 
     def update_state(self, state: Release) -> None:
         self.state = state
-        self.refresh()
+        self._repaint()
+
+    def _repaint(self) -> None:
+        self._now = self.info.now()
+        started = self.state.started_at
+        self.clock.show(format_duration(self._now - started) if started else "—")
+        self.repaint_changed()
 
     @staticmethod
     def _budget(state: Release) -> tuple[tuple[str, str], ...]:
@@ -48,9 +90,8 @@ class ReleaseHeader(Widget):
 
     def render(self) -> Content:
         state, info = self.state, self.info
-        now = info.now()
+        now = self._now
         phase = phase_of(state)
-        elapsed = format_duration(now - state.started_at) if state.started_at else "—"
         first = Content.assemble(
             ("REHEARSAL " if state.rehearsal else "", "$warning bold"),
             (plain(state.tag or "no release"), "$primary bold"),
@@ -60,8 +101,6 @@ class ReleaseHeader(Widget):
             (plain(state.environment), "bold"),
             "  phase ",
             (phase.value.replace("_", " ").upper(), phase_style(phase)),
-            "  elapsed ",
-            (elapsed, "bold"),
             "  prod ",
             (plain(state.production_version or "unknown"), "$accent" if state.production_runs_new_version else ""),
         )
@@ -75,4 +114,6 @@ class ReleaseHeader(Widget):
             (plain(info.lock_holder or info.identity), "$text-muted"),
             *self._budget(state),
         )
+        # The clock covers the end of the first line: an ellipsis, not text cut under it.
+        first = first.truncate(max(1, self.size.width - CLOCK_WIDTH - 1), ellipsis=True)
         return Content("\n").join([first, second])

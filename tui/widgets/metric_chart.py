@@ -12,12 +12,12 @@ import time
 from datetime import datetime
 
 from textual.content import Content
-from textual.widget import Widget
 
 from shipdeck.core.model import Health, SeriesHealth
 from shipdeck.core.sanitize import plain
 
 from ..status_marks import HEALTH_MARKS
+from .repaint import ChangedCells
 
 BUCKETS = 480  # more than any terminal is wide; bounds memory for any watch length
 REDRAW_EVERY = 1.0  # seconds: at most one chart redraw per second
@@ -37,8 +37,11 @@ def _fmt(value: float, unit: str) -> str:
     return f"{text}{unit}"
 
 
-class MetricChart(Widget):
-    """Attributes down: `window`, `deploy_at`, `health` from the screen; samples via `add_sample`."""
+class MetricChart(ChangedCells):
+    """Attributes down: `window`, `deploy_at`, `health` from the screen; samples via `add_sample`.
+
+    A redraw sends only the cells that changed: the title's value and the newest column.
+    """
 
     DEFAULT_CSS = """
     MetricChart { height: 1fr; min-height: 4; padding: 0 1 0 0; }
@@ -99,7 +102,7 @@ class MetricChart(Widget):
     def _redraw(self) -> None:
         self._redraw_pending = False
         self._last_redraw = self._clock()
-        self.refresh()
+        self.repaint_changed()
 
     # -- drawing ---------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ class RollbackControl(Horizontal):
     def __init__(self, state: Release, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._state = state
+        self._shown: tuple[bool, str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Button(Content("⟲ Roll back [b]"), id="rollback-button", compact=True)
@@ -44,6 +45,9 @@ class RollbackControl(Horizontal):
     def update_state(self, state: Release) -> None:
         self._state = state
         available, why = rollback_availability(state)
+        if (available, why) == self._shown:
+            return  # an update of the Static would repaint (and lay out) it for nothing
+        self._shown = (available, why)
         button = self.query_one("#rollback-button", Button)
         button.disabled = not available
         button.set_class(available, "-armed")
