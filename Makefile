@@ -28,6 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/notes_speed.py
 	$(BIN)/python benchmarks/cockpit_watch.py
+	$(BIN)/python benchmarks/cockpit_first_frame.py
+	$(BIN)/python benchmarks/cockpit_wire.py  # starts its own sshd on loopback; installs openssh-server as root
 	$(BIN)/python benchmarks/datadog_requests.py
 	$(BIN)/python benchmarks/rollback_time.py
 
