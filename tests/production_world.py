@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from shipdeck.core.config_writer import render
 from shipdeck.core.sandbox.datadog_fake import FakeDatadog
@@ -118,7 +121,8 @@ def production_world(
             sections.append((comment, table))
         sections.append(("", {"deploy": dict(deploy) if deploy is not None else command_deploy(root)}))
         sections.append(("", {"notify": {"provider": "console"}}))
-        for name, table in tables.items():
+        for name, table in tables.items():  # a table the demo already has is replaced
+            sections = [(comment, old) for comment, old in sections if name not in old]
             sections.append(("", {name: dict(table)}))
         config = root / "shipdeck.toml"
         config.write_text(render(sections), encoding="utf-8")
@@ -127,27 +131,63 @@ def production_world(
         datadog.stop()
 
 
+# Called beside each shipdeck process a test runs (in a thread), e.g. to SIGKILL it at a moment.
+Watch = Callable[["subprocess.Popen[str]"], None]
+
 # What a captain confirms by hand in these worlds: checks no provider answers, and approvals.
-CONFIRMED_BY_HAND = ("CI green", "moke test", "CI status", "Approval")
+CONFIRMED_BY_HAND = ("CI green", "moke test", "CI status", "Approval", "Customer communication")
 
 
-def release_confirming(pw: ProductionWorld, *args: str, rounds: int = 8, timeout: float = 180, **env: str) -> Any:
+@dataclass(frozen=True)
+class Confirming:
+    """How `release_confirming` plays the people: `approvers` (SHIPDECK_USER names) also approve
+    an approval step after the captain (a major release needs a second person); `watch(process)`
+    runs in a thread beside each shipdeck process (e.g. to SIGKILL it at a moment)."""
+
+    rounds: int = 8
+    timeout: float = 180
+    approvers: tuple[str, ...] = ()
+    watch: Watch | None = None
+
+
+def release_confirming(pw: ProductionWorld, *args: str, rounds: int = 8, timeout: float = 180, how: Confirming | None = None, **env: str) -> Any:
     """`release --auto`, confirming by hand (`approve`) each check no provider answers here
     (CI, smoke), as a captain would, until the release ends. Returns the last CompletedProcess."""
-    import subprocess
-    import sys
+    return _confirming(pw, ["release", "--auto", "--yes", *args], how or Confirming(rounds, timeout), env)
 
+
+def resume_confirming(pw: ProductionWorld, how: Confirming | None = None, **env: str) -> Any:
+    """`resume --auto` (after a crash), confirming by hand like `release_confirming`."""
+    return _confirming(pw, ["resume", "--auto"], how or Confirming(), env)
+
+
+def _confirming(pw: ProductionWorld, first: list[str], how: Confirming, env: Mapping[str, str]) -> Any:
     cli = [sys.executable, "-m", "shipdeck.tui.cli", "--config", str(pw.world.config), "--repo", str(pw.world.repo)]
 
-    def run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*cli, *argv], capture_output=True, text=True, timeout=timeout, env=pw.env(**env))
+    def run(*argv: str, **who: str) -> subprocess.CompletedProcess[str]:
+        process = subprocess.Popen([*cli, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=pw.env(**env, **who))
+        watcher = threading.Thread(target=how.watch, args=(process,), daemon=True) if how.watch is not None else None
+        if watcher is not None:
+            watcher.start()
+        try:
+            out, err = process.communicate(timeout=how.timeout)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        if watcher is not None:
+            watcher.join(timeout=10)
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
-    done = run("release", "--auto", "--yes", *args)
-    for _ in range(rounds):
+    done = run(*first)
+    for _ in range(how.rounds):
         asks = any(word in done.stderr for word in CONFIRMED_BY_HAND) and ("confirm" in done.stderr or "approval" in done.stderr)
         if done.returncode not in (4, 5) or not asks:
             return done
         approved = run("approve", "--reason", "checked by hand in the test")
         assert approved.returncode == 0, approved.stderr
+        for person in how.approvers if "Approval" in done.stderr else ():
+            approved = run("approve", "--reason", "approved in the test", SHIPDECK_USER=person)
+            assert approved.returncode == 0, approved.stderr
         done = run("resume", "--auto")
     return done
