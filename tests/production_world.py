@@ -1,9 +1,11 @@
 """A production config (no `[sandbox]`): real providers against loopback peers, for CLI tests.
 
 The demo's generated repository and bare origin, Datadog answered by the loopback fake, and
-whatever deploy/smoke/notify tables a test gives. Production is what the test's deploy system
-says: the fake Datadog reads `production.log` (one "<epoch> <tag>" line per deploy, appended
-by the scripts below), so a regression shows exactly while the bad tag runs.
+whatever deploy/smoke/notify tables a test gives (a table the demo has, e.g. [roles], is
+replaced; `http_smoke` gives [smoke] over HTTP against loopback products). Production is
+what the test's deploy system says: the fake Datadog reads `production.log` (one "<epoch>
+<tag>" line per deploy, appended by the scripts below), so a regression shows exactly while
+the bad tag runs.
 """
 
 from __future__ import annotations
@@ -95,6 +97,24 @@ def command_deploy(root: Path, **settings: Any) -> dict[str, Any]:
     table["status_command"] = [str(status)]
     table.update(settings)
     return {k: v for k, v in table.items() if v is not None}
+
+
+def http_smoke(root: Path, staging: str, production: str) -> dict[str, dict[str, Any]]:
+    """`[smoke] provider = "http"` (the init example's five critical paths) and `[environments]`
+    at two loopback products (tests/fakes/product_server.py), as tables for `production_world`:
+    smoke then needs no hand confirmation. The checks read SMOKE_EMAIL/SMOKE_PASSWORD."""
+    import tomllib
+
+    from smoke_support import product_repo
+
+    from shipdeck.core.providers.smoke_example import SMOKE_EXAMPLE
+
+    smoke = tomllib.loads(SMOKE_EXAMPLE)["smoke"]
+    scripts = product_repo(root / "product")
+    for check in smoke["checks"]:
+        if check.get("kind") == "command":  # the demo repository stays clean: the script lives beside it
+            check["argv"] = [str(scripts / "scripts" / "check-sendgrid.sh"), "{environment}", "{url}"]
+    return {"smoke": smoke, "environments": {"staging": {"url": staging}, "production": {"url": production + "/"}}}
 
 
 @contextmanager

@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from production_world import Confirming, ProductionWorld, production_world, release_confirming, resume_confirming
+from contextlib import contextmanager
+from fakes.product_server import ProductServer
+from production_world import Confirming, ProductionWorld, http_smoke, production_world, release_confirming, resume_confirming
+from smoke_support import SMOKE_ENV
 
 from shipdeck.core.store import identity
 
@@ -80,11 +83,16 @@ PRODUCT_LEAD = "product-lead"
 TWO_PEOPLE = Confirming(approvers=(PRODUCT_LEAD,))
 
 
-def major_world(root: Path, port: int) -> Any:
-    """The production world, healthy, emailing through the SMTP server at `port`."""
+@contextmanager
+def major_world(root: Path, port: int) -> Iterator[ProductionWorld]:
+    """The production world, healthy, emailing through the SMTP server at `port`, smoke-testing
+    two loopback products over HTTP (no hand confirmation for smoke)."""
     captain = identity()
     roles = {"engineering-manager": [captain], "cto": [captain], "on-call": [captain], "product": [PRODUCT_LEAD]}
-    return production_world(root, scenario="healthy", email=email_table(port), roles=roles)
+    with ProductServer() as staging, ProductServer() as production:
+        smoke = http_smoke(root, staging.url, production.url)
+        with production_world(root / "world", scenario="healthy", email=email_table(port), roles=roles, **smoke) as pw:
+            yield pw
 
 
 def email_table(port: int) -> dict[str, Any]:
@@ -150,7 +158,7 @@ def _assert_no_password(pw: ProductionWorld, *runs: Any) -> None:
 def test_a_major_release_emails_the_notes_once(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     with major_world(tmp_path, port) as pw:
-        done = release_confirming(pw, "--type", "major", how=TWO_PEOPLE, SMTP_PASSWORD=PASSWORD)
+        done = release_confirming(pw, "--type", "major", how=TWO_PEOPLE, SMTP_PASSWORD=PASSWORD, **SMOKE_ENV)
         assert done.returncode == 0, done.stdout + done.stderr
 
         assert len(inbox.messages) == 1 and inbox.passwords == [PASSWORD]
@@ -161,13 +169,16 @@ def test_a_major_release_emails_the_notes_once(tmp_path: Path, smtp: tuple[Inbox
         assert "v2.0.0" in message.get_payload()
         assert "release email sent to 2 recipient(s) through 127.0.0.1:" + str(port) in notes(pw)
         assert pw.production() == "v2.0.0"
+        passed = {e["data"]["step"]: e["data"]["summary"] for e in events(pw) if e["kind"] == "step_passed"}
+        assert passed["preflight.staging"] == "5/5 critical paths pass on staging"  # the smoke provider answered,
+        assert passed["verify.smoke"] == "5/5 critical paths pass on production"  # not a hand confirmation
         _assert_no_password(pw, done)
 
 
 def test_a_regular_release_sends_no_email(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     with major_world(tmp_path, port) as pw:
-        done = release_confirming(pw, SMTP_PASSWORD=PASSWORD)
+        done = release_confirming(pw, SMTP_PASSWORD=PASSWORD, **SMOKE_ENV)
         assert done.returncode == 0, done.stdout + done.stderr
         assert pw.production() == "v1.4.0" and inbox.messages == []
 
@@ -177,12 +188,12 @@ def test_killed_while_the_server_holds_the_email_resume_does_not_send_it_again(t
     inbox.hold_first = True  # received, not acknowledged: shipdeck cannot know it went out
     with major_world(tmp_path, port) as pw:
         watch = killer(inbox.received.is_set)
-        crashed = release_confirming(pw, "--type", "major", how=Confirming(approvers=(PRODUCT_LEAD,), watch=watch), SMTP_PASSWORD=PASSWORD)
+        crashed = release_confirming(pw, "--type", "major", how=Confirming(approvers=(PRODUCT_LEAD,), watch=watch), SMTP_PASSWORD=PASSWORD, **SMOKE_ENV)
         assert watch.killed and crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr  # type: ignore[attr-defined]
         assert not _journaled(pw, _email_outcome)
         inbox.release.set()
 
-        resumed = resume_confirming(pw, TWO_PEOPLE, SMTP_PASSWORD=PASSWORD)
+        resumed = resume_confirming(pw, TWO_PEOPLE, SMTP_PASSWORD=PASSWORD, **SMOKE_ENV)
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert len(inbox.messages) == 1
         [doubt] = [n for n in notes(pw) if "may have gone out" in n]
@@ -196,11 +207,11 @@ def test_killed_after_the_email_was_journaled_resume_does_not_send_it_again(tmp_
     inbox, port = smtp
     with major_world(tmp_path, port) as pw:
         watch = killer(lambda: _journaled(pw, _email_outcome))
-        crashed = release_confirming(pw, "--type", "major", how=Confirming(approvers=(PRODUCT_LEAD,), watch=watch), SMTP_PASSWORD=PASSWORD)
+        crashed = release_confirming(pw, "--type", "major", how=Confirming(approvers=(PRODUCT_LEAD,), watch=watch), SMTP_PASSWORD=PASSWORD, **SMOKE_ENV)
         assert watch.killed and crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr  # type: ignore[attr-defined]
         assert len(inbox.messages) == 1
 
-        resumed = resume_confirming(pw, TWO_PEOPLE, SMTP_PASSWORD=PASSWORD)
+        resumed = resume_confirming(pw, TWO_PEOPLE, SMTP_PASSWORD=PASSWORD, **SMOKE_ENV)
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert len(inbox.messages) == 1 and inbox.passwords == [PASSWORD]
         assert not any("may have gone out" in n for n in notes(pw))
