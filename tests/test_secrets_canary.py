@@ -16,6 +16,7 @@ import asyncio
 import logging
 import signal
 import socket
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +25,13 @@ from typing import Any, Iterator
 import pytest
 from announce_support import rewrite_config
 from cli_support import fast_world, journal_events, shipdeck, spawn
+from fakes.github_fake import running_fake
+from fakes.product_server import ProductServer
 from fakes.slack_fake import FakeSlack
+from smoke_support import product_repo
 from test_cli_release import _wait_for_event
+from test_github_release import github_world
+from test_smoke_release import _production_tag, _use_http_smoke
 
 from shipdeck.core.clock import SystemClock
 from shipdeck.core.config import parse_config
@@ -49,9 +55,9 @@ SECRETS = (
     Canary("SMTP_PASSWORD", "CANARY-smtp-password-2b9e41"),
     Canary("DD_API_KEY", "CANARY-dd-api-key-6f1a0c"),
     Canary("DD_APP_KEY", "CANARY-dd-app-key-93e5d7"),
-    Canary("GITHUB_TOKEN", "ghp_CANARYgithubtoken7c4e19", pending="the GitHub CI and deploy providers have not landed"),
+    Canary("GITHUB_TOKEN", "ghp_CANARYgithubtoken7c4e19"),
     Canary("AWS_SECRET_ACCESS_KEY", "CANARYawsSecretAccessKey0e6b25", pending="the ECR and ECS providers have not landed"),
-    Canary("SMOKE_PASSWORD", "CANARY-smoke-password-d5a803", pending="the HTTP smoke checks have not landed"),
+    Canary("SMOKE_PASSWORD", "CANARY-smoke-password-d5a803"),
 )
 CANARIES = {canary.variable: canary.value for canary in SECRETS}
 
@@ -100,6 +106,8 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Artifacts]:
         found.add("the fake Slack's messages", repr(slack.messages()))
     _datadog_leg(found)
     _smtp_leg(root, found)
+    _github_leg(root, env, found)
+    _smoke_leg(root, env, found)
     yield found
 
 
@@ -150,10 +158,7 @@ def _cli_leg(root: Path, slack: FakeSlack, env: dict[str, str], found: Artifacts
         found.add(f"shipdeck {command[0]} stderr", result.stderr)
 
     for world_ in (world, regression):
-        found.add_tree(world_.root / "state")
-        found.add(f"{world_.root}/world.json", (world_.root / "world.json").read_bytes())
-        for name, svg in _screenshots(world_):
-            found.add(f"cockpit screenshot {name} of {world_.root.name}", svg)
+        _add_world(found, world_)
 
 
 def _screenshots(world: Any) -> list[tuple[str, str]]:
@@ -263,6 +268,108 @@ def _smtp_leg(root: Path, found: Artifacts) -> None:
         controller.stop()
     if CANARIES["SMTP_PASSWORD"] in passwords:
         found.exercised.add("SMTP_PASSWORD")
+
+
+def _add_world(found: Artifacts, world: Any) -> None:
+    """A world's state directory, its simulated world file if any, and cockpit screenshots."""
+    found.add_tree(world.root / "state")
+    if (world.root / "world.json").exists():
+        found.add(f"{world.root}/world.json", (world.root / "world.json").read_bytes())
+    for name, svg in _screenshots(world):
+        found.add(f"cockpit screenshot {name} of {world.root.name}", svg)
+
+
+def _add_run(found: Artifacts, what: str, result: Any) -> None:
+    found.add(f"{what} stdout", result.stdout)
+    found.add(f"{what} stderr", result.stderr)
+
+
+def _github_leg(root: Path, env: dict[str, str], found: Artifacts) -> None:
+    """`[deploy] github-actions` + `[ci] github` against the GitHub fake, the token in GITHUB_TOKEN:
+    a release killed with SIGKILL after the dispatch then resumed; a release whose workflow
+    fails; doctor while GitHub answers with an error echoing the token, then refusing it."""
+    token = CANARIES["GITHUB_TOKEN"]
+
+    def world_at(name: str, fake: Any) -> Any:
+        world = github_world(root / name, fake)
+        text = world.config.read_text(encoding="utf-8")
+        world.config.write_text(text.replace('token_env = "SHIPDECK_TEST_GITHUB_TOKEN"', 'token_env = "GITHUB_TOKEN"'), encoding="utf-8")
+        return world
+
+    with running_fake(token=token, step_seconds=0.3, green_by_default=True) as fake:
+        crashed = world_at("github-crash", fake)
+        process = spawn(crashed, "release", "--auto", "--yes", **env)
+        try:
+            _wait_for(lambda: fake.dispatches > 0)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            out, err = process.communicate(timeout=10)
+        found.add("killed GitHub release stdout", out)
+        found.add("killed GitHub release stderr", err)
+        resumed = shipdeck(crashed, "resume", "--auto", **env)
+        _add_run(found, "GitHub resume", resumed)
+        assert resumed.returncode == 0, resumed.stderr
+        assert fake.dispatches == 1 and [r["tag_name"] for r in fake.releases] == ["v1.4.0"]
+
+        failing = world_at("github-failure", fake)
+        fake.step_seconds = 0.05
+        fake.fail_step["v1.4.0"] = "Health check"
+        failed = shipdeck(failing, "release", "--auto", "--yes", "--json", **env)
+        _add_run(found, "failing GitHub release (--json)", failed)
+        assert failed.returncode not in (0, 2), failed.stderr  # a failed workflow never ends as a success
+        assert any(e["kind"] == "step_failed" and e["data"]["step"] == "deploy" for e in journal_events(failing)), failed.stderr
+
+        fake.errors["/repos/acme/shop/actions/workflows/deploy.yml"] = (502, f"proxy refused Authorization: Bearer {token}")
+        echoed = shipdeck(failing, "doctor", **env)
+        _add_run(found, "doctor, GitHub echoing the token", echoed)
+        assert "proxy refused Authorization" in echoed.stdout, echoed.stdout  # the hostile answer was shown, masked
+        fake.errors.clear()
+        fake.token = "ghp_someoneelsestoken"
+        refused = shipdeck(failing, "doctor", **env)
+        _add_run(found, "doctor, token refused", refused)
+        assert refused.returncode != 0, refused.stdout
+        fake.token = token
+
+        if (f"Bearer {token}") in {authorization for _, authorization in fake.authorizations} and fake.dispatches:
+            found.exercised.add("GITHUB_TOKEN")
+    for world in (crashed, failing):
+        _add_world(found, world)
+
+
+def _smoke_leg(root: Path, env: dict[str, str], found: Artifacts) -> None:
+    """`[smoke] http` with `${SMOKE_EMAIL}`/`${SMOKE_PASSWORD}` against loopback products: production
+    under the new tag refuses the login with a body echoing what it was sent (the password), so
+    the release rolls back and the smoke test after the rollback passes."""
+    world = fast_world(root / "smoke")
+    world_file = world.root / "world.json"
+    new_tag_runs = lambda: _production_tag(world_file) == "v1.4.0"  # noqa: E731
+
+    class Echoing(ProductServer):
+        def handle(self, method: str, target: str, headers: Any, body: Any) -> tuple[int, Any, str]:
+            if method == "POST" and target == "/api/login" and new_tag_runs():
+                return 401, {"error": "invalid email or password", "you sent": body}, "application/json"
+            return super().handle(method, target, headers, body)
+
+    users = {env["SMOKE_EMAIL"]: CANARIES["SMOKE_PASSWORD"]}
+    with ProductServer(users) as staging, Echoing(users) as production:
+        _use_http_smoke(world.config, staging.url, production.url, product_repo(root / "smoke-product"))
+        result = shipdeck(world, "release", "--auto", "--yes", **env)
+        _add_run(found, "smoke release", result)
+        assert result.returncode == 3, result.stderr
+        failed = [e["data"] for e in journal_events(world) if e["kind"] == "step_failed" and e["data"]["step"] == "verify.smoke"]
+        assert failed and "status 401" in failed[0]["summary"], f"the echoing login was not exercised: {failed}"
+        for command in (["status"], ["history"], ["doctor"]):
+            _add_run(found, f"smoke world: shipdeck {command[0]}", shipdeck(world, *command, **env))
+        if staging.tokens and production.tokens:  # a token is issued only to the right password
+            found.exercised.add("SMOKE_PASSWORD")
+    _add_world(found, world)
+
+
+def _wait_for(condition: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
 
 
 def test_no_canary_appears_in_any_artifact(artifacts: Artifacts) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -171,9 +172,10 @@ class GitHubClient:
 
     def _answer(self, response: httpx.Response, label: str, allow: tuple[int, ...]) -> Answer:
         status = response.status_code
-        text = plain(response.text[:500])
+        text = plain(mask(response.text, [self._token])[:500])
         if status >= 400 and status not in allow:
-            raise GitHubStatusError(f"{self.what} API answered {label} with {status}: {_message(response)}; {_advice(status)}", status, text)
+            message = _message(response, [self._token])
+            raise GitHubStatusError(f"{self.what} API answered {label} with {status}: {message}; {_advice(status)}", status, text)
         if not response.content:
             return Answer(status, None, response.headers)
         try:
@@ -195,7 +197,7 @@ class GitHubClient:
     async def _wait(self, seconds: float, label: str, response: httpx.Response | None) -> None:
         if seconds > self.max_wait:
             at = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + seconds))
-            said = f" ({_message(response)})" if response is not None else ""
+            said = f" ({_message(response, [self._token])})" if response is not None else ""
             raise ProviderError(
                 f"{self.what} API rate limit reached for {label}{said}: it resets at {at}, in {seconds:.0f}s, "
                 f"longer than shipdeck waits ({self.max_wait:.0f}s); retry after that, or use a token with a higher limit"
@@ -231,13 +233,15 @@ def _rate_limit_wait(response: httpx.Response) -> float | None:
     return None  # a plain 403: permissions, not a budget
 
 
-def _message(response: httpx.Response | None) -> str:
+def _message(response: httpx.Response | None, secrets: list[Secret]) -> str:
+    """GitHub's error message, the token masked before anything is cut (a proxy may echo it)."""
     if response is None:
         return ""
+    text = mask(response.text, secrets)
     try:
-        body = response.json()
+        body = json.loads(text)
     except ValueError:
-        return plain(response.text[:200]) or response.reason_phrase
+        return plain(text[:200]) or response.reason_phrase
     if isinstance(body, dict) and body.get("message"):
         return plain(str(body["message"])[:300])
     return plain(str(body)[:200])
