@@ -12,7 +12,7 @@ import sys
 from shipdeck.core.ramp_session import RampRefused, open_ramp_session
 from shipdeck.core.sanitize import plain
 
-from .run import _cockpit, options_from, run_headless
+from .run import options_from, run_headless
 
 
 def ramp(args: argparse.Namespace) -> int:
@@ -25,4 +25,7 @@ def ramp(args: argparse.Namespace) -> int:
     print(f"shipdeck: ramping {args.flag} through {steps} ({session.runner.journal.path})", file=sys.stderr)
     if args.auto:
         return run_headless(session, args.json)
-    return _cockpit(session)
+    from ..app import run_cockpit
+
+    # In this process for now: a ramp's runner does not yet outlive the terminal like a release's.
+    return run_cockpit(session)
