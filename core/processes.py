@@ -8,16 +8,18 @@ kills the whole process group, so a script's children never outlive it.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping, Sequence
 
 from .sanitize import plain
+
+if TYPE_CHECKING:
+    import asyncio
 
 LineCallback = Callable[[str], Awaitable[None]]
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL to the group
@@ -72,6 +74,7 @@ async def run_command(
 
     Raises FileNotFoundError / PermissionError when the program cannot be started.
     """
+    import asyncio  # here, not at the top: provider discovery imports this module on every CLI start
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
         *argv,
@@ -111,6 +114,7 @@ async def run_command(
 
 async def _kill_group(process: asyncio.subprocess.Process) -> None:
     """SIGTERM to the whole group, SIGKILL after a grace period."""
+    import asyncio
     for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, KILL_GRACE)):
         try:
             os.killpg(process.pid, sig)
