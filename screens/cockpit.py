@@ -1,4 +1,4 @@
-"""The cockpit: header, checklist, deploy progress, three live charts and the rollback control."""
+"""The cockpit: header, checklist, deploy progress, three live charts, the rollback control and the flags."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from shipdeck.tui.messages import CommandAnswered, DeployHistoryLoaded, ReleaseE
 from shipdeck.tui.status_marks import STEP_MARKS, step_duration
 from shipdeck.tui.widgets.checklist import Checklist
 from shipdeck.tui.widgets.deploy_progress import DEPLOY_STEPS, DeployProgress
+from shipdeck.tui.widgets.flags_panel import FlagsPanel, ramped_flags
 from shipdeck.tui.widgets.header import ReleaseHeader
 from shipdeck.tui.widgets.metric_chart import MetricChart
 from shipdeck.tui.widgets.rollback_control import RollbackControl
@@ -43,6 +44,8 @@ class CockpitScreen(Screen[None]):
         Binding("w", "waive", "Waive"),
         Binding("r", "retry", "Retry"),
         Binding("b", "rollback", "Roll back"),
+        # Not in the footer (most releases ramp no flag): the flags panel shows the key.
+        Binding("f", "flag_off", "Flag off", show=False),
         Binding("x", "abort", "Abort", show=False),
         Binding("d", "detail", "Detail"),
         Binding("n", "notes", "Notes"),
@@ -59,6 +62,7 @@ class CockpitScreen(Screen[None]):
         self._history = list(history)
         self._update_pending = False
         self._rollback_screen_open = False
+        self._flag_off_screen_open = False
         self._over_announced = False
         self._charts: dict[str, MetricChart] | None = None
         self._chart_window_set = False
@@ -74,6 +78,7 @@ class CockpitScreen(Screen[None]):
                 yield StepSummary(id="step-summary")
             with Vertical(id="right"):
                 yield RollbackControl(self.state, id="rollback")
+                yield FlagsPanel(self.state, self.info.now, id="flags")
                 yield DeployProgress(id="deploy")
                 with Vertical(id="charts"):
                     for health in self.state.series:
@@ -186,6 +191,7 @@ class CockpitScreen(Screen[None]):
         self.query_one(ReleaseHeader).update_state(state)
         self.query_one(Checklist).update_state(state, now)
         self.query_one(RollbackControl).update_state(state)
+        self.query_one(FlagsPanel).update_state(state)
         self.query_one(DeployProgress).update_state(state, now)
         if self.state.production_changed_at is not None:
             self._ensure_chart_window()
@@ -307,6 +313,21 @@ class CockpitScreen(Screen[None]):
             self._rollback_screen_open = False
 
         self.app.push_screen(RollbackConfirmScreen(self.info, self.state, automatic=automatic, why=why), closed)
+
+    def action_flag_off(self) -> None:
+        from .flag_off_confirm import FlagOffConfirmScreen
+
+        if not ramped_flags(self.state):
+            self.notify("This release ramps no feature flag: nothing to turn off.", severity="warning", markup=False)
+            return
+        if self._flag_off_screen_open:
+            return
+        self._flag_off_screen_open = True
+
+        def closed(result: bool | None) -> None:
+            self._flag_off_screen_open = False
+
+        self.app.push_screen(FlagOffConfirmScreen(self.info, self.state), closed)
 
     def action_detail(self) -> None:
         step_id = self.query_one(Checklist).highlighted_step or self._target_step()

@@ -17,6 +17,7 @@ EXPLANATIONS = {
     "waive": "waive a waiting or failed check, with a reason (journaled with your name)",
     "retry": "retry a failed or blocked step",
     "rollback": "open the rollback confirmation (only once production changed)",
+    "flag_off": "turn a ramped feature flag off; you type its name to confirm",
     "abort": "abort the release (only before production changes)",
     "detail": "the highlighted step in full: output, evidence, approvals, waiver",
     "notes": "preview the drafted release notes",
