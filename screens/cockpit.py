@@ -95,7 +95,7 @@ class CockpitScreen(Screen[None]):
         self._load_deploy_history()
         if breached_series(self.state) and rollback_availability(self.state)[0] and self.state.rollback is None:
             # Opened on a release whose journal already holds a sustained breach.
-            self.call_after_refresh(self._raise_rollback, True, "the journal shows a sustained breach")
+            self.call_after_refresh(self._answer_breach, "the journal shows a sustained breach")
 
     async def _mount_footer(self) -> None:
         """The key bar, after the first frame: Textual's Footer shows no keys in that frame
@@ -131,7 +131,7 @@ class CockpitScreen(Screen[None]):
         self._schedule_update()
         if message.event.kind is EventKind.BREACH_CONFIRMED:
             series = plain(message.event.data.get("series", "?"))
-            self._raise_rollback(True, f"the engine confirmed a sustained breach of {series}")
+            self._answer_breach(f"the engine confirmed a sustained breach of {series}")
         elif message.event.kind is EventKind.STEP_FAILED:
             failed = failed_after_production_changed(self.state)
             if failed is not None:  # a critical path broken in production is a rollback criterion
@@ -301,6 +301,17 @@ class CockpitScreen(Screen[None]):
     @on(RollbackControl.RollbackWanted)
     def _rollback_wanted(self) -> None:
         self.action_rollback()
+
+    def _answer_breach(self, why: str) -> None:
+        """The guarded confirmation a sustained breach calls for: a breach during a flag's ramp
+        stage is the flag's to undo (flag off), any other the release's (rollback)."""
+        step = next((s for s in self.state.steps if s.spec.action == "ramp_stage" and s.status in (StepStatus.RUNNING, StepStatus.WAITING)), None)
+        if step is not None:
+            flag = plain(step.spec.params.get("flag", "a flag"))
+            self.notify(f"{why} while {flag} ramps: turn the flag off?", title="Flag ramp", severity="error", markup=False)
+            self.action_flag_off()
+            return
+        self._raise_rollback(True, why)
 
     def _raise_rollback(self, automatic: bool, why: str) -> None:
         from .rollback_confirm import RollbackConfirmScreen

@@ -178,3 +178,16 @@ async def test_help_lists_the_flag_off_key():
         text = str(app.screen.query_one(Static).render())
         assert "turn a ramped feature flag off; you type its name to confirm" in text
         assert not isinstance(app.screen, RollbackConfirmScreen)
+
+
+async def test_a_breach_during_a_ramp_stage_raises_flag_off_not_the_release_rollback():
+    script = mid_ramp()
+    app = frozen_app(script)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        event = Event(EventKind.BREACH_CONFIRMED, {"series": "error_rate"}, at=script.at + 1, seq=len(script.events) + 1)
+        app.cockpit.post_message(ReleaseEventArrived(event, fold([*script.events, event])))
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, FlagOffConfirmScreen)
+        assert not any(isinstance(screen, RollbackConfirmScreen) for screen in app.screen_stack)
