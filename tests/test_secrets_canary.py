@@ -1,7 +1,7 @@
 """Secrets canary: plant a unique value in every secret shipdeck reads, run releases through the
-fakes (a kill -9 and resume, a rollback, Slack failing), take cockpit screenshots, and search
-every artifact for any canary: journals, state files, stdout, stderr, logs, error messages,
-tracebacks, screenshots. Zero hits.
+fakes (a kill -9 and resume, a rollback, Slack failing, an ECS rollout on moto killed and
+resumed), take cockpit screenshots, and search every artifact for any canary: journals, state
+files, stdout, stderr, logs, error messages, tracebacks, screenshots. Zero hits.
 
 `SECRETS` is the one table: an environment variable, its canary, and which leg proves the
 canary was really read and sent (a fake saw it). A secret no provider reads yet is planted
@@ -25,11 +25,13 @@ from typing import Any, Iterator
 import pytest
 from announce_support import rewrite_config
 from cli_support import fast_world, journal_events, shipdeck, spawn
+from fakes.aws_moto import Wire, client, moto_server, push_image, reset
 from fakes.github_fake import running_fake
 from fakes.product_server import ProductServer
 from fakes.slack_fake import FakeSlack
 from smoke_support import product_repo
 from test_cli_release import _wait_for_event
+from test_ecs import IMAGE, World, aws_release_world
 from test_github_release import github_world
 from test_smoke_release import _production_tag, _use_http_smoke
 
@@ -56,7 +58,8 @@ SECRETS = (
     Canary("DD_API_KEY", "CANARY-dd-api-key-6f1a0c"),
     Canary("DD_APP_KEY", "CANARY-dd-app-key-93e5d7"),
     Canary("GITHUB_TOKEN", "ghp_CANARYgithubtoken7c4e19"),
-    Canary("AWS_SECRET_ACCESS_KEY", "CANARYawsSecretAccessKey0e6b25", pending="the ECR and ECS providers have not landed"),
+    Canary("AWS_ACCESS_KEY_ID", "AKIACANARY7F3E9A2C41"),
+    Canary("AWS_SECRET_ACCESS_KEY", "CANARYawsSecretAccessKey0e6b25"),
     Canary("SMOKE_PASSWORD", "CANARY-smoke-password-d5a803"),
 )
 CANARIES = {canary.variable: canary.value for canary in SECRETS}
@@ -108,6 +111,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Artifacts]:
     _smtp_leg(root, found)
     _github_leg(root, env, found)
     _smoke_leg(root, env, found)
+    _aws_leg(root, env, found)
     yield found
 
 
@@ -363,6 +367,78 @@ def _smoke_leg(root: Path, env: dict[str, str], found: Artifacts) -> None:
         if staging.tokens and production.tokens:  # a token is issued only to the right password
             found.exercised.add("SMOKE_PASSWORD")
     _add_world(found, world)
+
+
+def _aws_world(root: Path, url: str, name: str, outcome: str) -> tuple[Any, World]:
+    """A demo release world with `[image] ecr` and `[deploy] ecs` on a fresh moto: production
+    steady on v1.3.0, the image v1.4.0 pushed, and the next rollout scripted to `outcome`."""
+    reset(url)
+    aws = World(url, "complete", step=0.3)
+    previous = aws.register(f"{IMAGE}:v1.3.0")
+    aws.ecs.update_service(cluster="prod", service="web", taskDefinition=previous)
+    aws.rollouts.wait_steady(previous)
+    aws.rollouts.calls.clear()
+    aws.rollouts.outcome, aws.rollouts.step = outcome, 0.3 if outcome == "complete" else 0.05
+    client("ecr", url).create_repository(repositoryName="web")
+    push_image(url, "web", "v1.4.0")
+    return aws_release_world(root / name, url), aws
+
+
+def _aws_leg(root: Path, env: dict[str, str], found: Artifacts) -> None:
+    """`[image] ecr` + `[deploy] ecs` against moto, the credentials in AWS_ACCESS_KEY_ID and
+    AWS_SECRET_ACCESS_KEY: a release killed with SIGKILL mid-rollout then resumed; a release whose
+    rollout fails; doctor while AWS answers, then while it refuses the credentials."""
+    wire = Wire()
+    worlds: list[Any] = []
+    with moto_server(wire) as url:  # it sets other credentials in this process: env overrides them for the CLI
+        crashed, aws = _aws_world(root, url, "aws-crash", "complete")
+        worlds.append(crashed)
+        try:
+            process = spawn(crashed, "release", "--auto", "--yes", **env)
+            try:
+                _wait_for_event(crashed, lambda e: e["kind"] == "step_progressed" and e["data"]["step"] == "deploy")
+            finally:
+                process.send_signal(signal.SIGKILL)
+                out, err = process.communicate(timeout=10)
+            found.add("killed AWS release stdout", out)
+            found.add("killed AWS release stderr", err)
+            assert aws.rollouts.calls["update_service"] == 1, "the release was not killed mid-rollout"
+            resumed = shipdeck(crashed, "resume", "--auto", **env)
+            _add_run(found, "AWS resume", resumed)
+            assert resumed.returncode == 0, resumed.stderr
+            assert aws.rollouts.calls == {"register_task_definition": 1, "update_service": 1}
+            _add_run(found, "doctor, AWS answering", shipdeck(crashed, "doctor", **env))
+            refusal = "The security token included in the request is invalid."
+            wire.faults.update({op: (400, "UnrecognizedClientException", refusal) for op in ("DescribeServices", "DescribeRepositories")})
+            refused = shipdeck(crashed, "doctor", **env)
+            _add_run(found, "doctor, AWS refusing the credentials", refused)
+            assert refused.returncode != 0 and "UnrecognizedClientException" in refused.stdout, refused.stdout
+            # AWS's own answer to a malformed signature quotes the Authorization header it got.
+            echo = f"Authorization header requires 'Signature' parameter. Authorization=AWS4-HMAC-SHA256 Credential={CANARIES['AWS_ACCESS_KEY_ID']}/20261127/us-east-1/ecs/aws4_request"
+            wire.faults.update({op: (400, "IncompleteSignatureException", echo) for op in ("DescribeServices", "DescribeRepositories")})
+            echoed = shipdeck(crashed, "doctor", **env)
+            _add_run(found, "doctor, AWS echoing the Authorization header", echoed)
+            assert echoed.returncode != 0 and "Credential=***/20261127" in echoed.stdout, echoed.stdout  # shown, masked
+            wire.faults.clear()
+        finally:
+            aws.rollouts.stop()
+
+        failing, aws = _aws_world(root, url, "aws-failure", "fail")
+        worlds.append(failing)
+        try:
+            failed = shipdeck(failing, "release", "--auto", "--yes", "--json", **env)
+            _add_run(found, "failing AWS rollout (--json)", failed)
+            assert failed.returncode not in (0, 2), failed.stderr  # a failed rollout never ends as a success
+            assert any(e["kind"] == "step_failed" and e["data"]["step"] == "deploy" for e in journal_events(failing)), failed.stderr
+        finally:
+            aws.rollouts.stop()
+    # SigV4 sends the access key id and a signature, never the secret: a request from the CLI
+    # naming the canary key id was signed with the canary secret (boto3 reads them as a pair).
+    signed = [a for a in wire.authorizations() if f"Credential={CANARIES['AWS_ACCESS_KEY_ID']}/" in a]
+    if signed and not any(CANARIES["AWS_SECRET_ACCESS_KEY"] in value for headers in wire.headers for value in headers.values()):
+        found.exercised.update({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"})
+    for world in worlds:
+        _add_world(found, world)
 
 
 def _wait_for(condition: Any, timeout: float = 60) -> None:

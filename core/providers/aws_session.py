@@ -1,9 +1,9 @@
 """What the ECR and ECS providers share: a boto3 client, blocking calls off the loop, error text.
 
 boto3 is imported only when a client is made (`shipdeck status` never loads it). Credentials
-come from boto3's own chain (environment, profile, instance role); shipdeck never reads,
-prints or journals them, and error text is boto3's message about the *request*, which never
-carries the secret key.
+come from boto3's own chain (environment, profile, instance role); shipdeck never prints or
+journals them. Error text is AWS's message about the *request*, which can quote the
+Authorization header (so the access key id): the credentials boto3 signs with are masked out.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import threading
 from typing import Any, Callable
 
 from ..sanitize import plain
+from ..secrets import Secret, mask
 from .base import ProviderError
 from .registry import BuildContext, Setting
 
@@ -30,6 +31,8 @@ _REFUSED = {
     "UnrecognizedClientException",
     "InvalidClientTokenId",
     "InvalidSignatureException",
+    "IncompleteSignatureException",
+    "IncompleteSignature",
     "SignatureDoesNotMatch",
     "ExpiredTokenException",
     "ExpiredToken",
@@ -53,6 +56,7 @@ class AwsClients:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
+        self._session: Any = None
 
     def client(self, service: str) -> Any:
         with self._lock:
@@ -68,7 +72,9 @@ class AwsClients:
                     retries={"max_attempts": 3, "mode": "standard"},
                     user_agent_extra="shipdeck",
                 )
-                existing = boto3.session.Session().client(
+                if self._session is None:
+                    self._session = boto3.session.Session()
+                existing = self._session.client(
                     service, region_name=self.region or None, endpoint_url=self.endpoint_url, config=config
                 )
                 self._clients[service] = existing
@@ -93,7 +99,7 @@ class AwsClients:
         where = f"AWS {service.upper()} {operation} ({self.describe()})"
         if isinstance(error, ClientError):
             code = str(error.response.get("Error", {}).get("Code", ""))
-            message = plain(str(error.response.get("Error", {}).get("Message", "")))[:300]
+            message = plain(mask(str(error.response.get("Error", {}).get("Message", "")), self.credentials()))[:300]
             hint = (
                 "check the AWS credentials in the captain's environment and their IAM permissions, then run `shipdeck doctor`"
                 if code in _REFUSED
@@ -110,7 +116,21 @@ class AwsClients:
             return AwsError(f"{where} {what}: no region; set region in shipdeck.toml", "NoRegion")
         if isinstance(error, EndpointConnectionError):
             return AwsError(f"{where} {what}: no answer from the endpoint; check the network path and region", "")
-        return AwsError(f"{where} {what}: {type(error).__name__}: {plain(str(error))[:300]}", "")
+        return AwsError(f"{where} {what}: {type(error).__name__}: {plain(mask(str(error), self.credentials()))[:300]}", "")
+
+    def credentials(self) -> list[Secret]:
+        """What boto3 signs with, to mask out of AWS's answers; none when it has none (or no client was made)."""
+        with self._lock:
+            session = self._session
+        try:
+            found = session.get_credentials() if session is not None else None
+            frozen = found.get_frozen_credentials() if found is not None else None
+        except Exception:  # noqa: BLE001 - a credential chain that fails here has nothing to mask
+            return []
+        if frozen is None:
+            return []
+        pairs = (("AWS_ACCESS_KEY_ID", frozen.access_key), ("AWS_SECRET_ACCESS_KEY", frozen.secret_key), ("AWS_SESSION_TOKEN", frozen.token))
+        return [Secret(name, str(value)) for name, value in pairs if value]
 
     def describe(self) -> str:
         region = self.region or "default region"

@@ -1,7 +1,9 @@
 """moto's real AWS server on 127.0.0.1 (a random free port), with fake credentials.
 
 boto3 talks HTTP to it exactly as to AWS. The server runs in this process, so a test can also
-reach moto's backend state (see aws_ecs_rollout.py).
+reach moto's backend state (see aws_ecs_rollout.py). A `Wire` passed to `moto_server` records
+every request's headers as moto saw them (the SigV4 `Authorization` header names the access key
+id that signed it) and answers chosen operations with an error instead of moto.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
 
 import httpx
 
@@ -19,16 +22,65 @@ REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIACANARY0000000001", "AWS_SECRET_ACCESS_KEY": "canary-secret-4b1f9e2a7c", "AWS_DEFAULT_REGION": REGION}
 
 
+@dataclass
+class Wire:
+    """What crossed the wire to moto, and errors to answer in its place.
+
+    `faults` maps an operation (`DescribeServices`: the `X-Amz-Target` suffix or the `Action`
+    query parameter) to (HTTP status, AWS error code, message) in AWS's JSON error shape.
+    """
+
+    headers: list[dict[str, str]] = field(default_factory=list)
+    faults: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+
+    def authorizations(self) -> list[str]:
+        return [h.get("Authorization", "") for h in self.headers]
+
+    def wrap(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+        """A WSGI middleware around moto's application."""
+
+        def recorded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            headers = {key[5:].replace("_", "-").title(): str(value) for key, value in environ.items() if key.startswith("HTTP_")}
+            self.headers.append(headers)
+            operation = headers.get("X-Amz-Target", "").rpartition(".")[2] or _query_action(environ.get("QUERY_STRING", ""))
+            fault = self.faults.get(operation)
+            if fault is None:
+                return app(environ, start_response)
+            status, code, message = fault
+            body = json.dumps({"__type": code, "message": message}).encode()
+            start_response(f"{status} Error", [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code), ("Content-Length", str(len(body)))])
+            return [body]
+
+        return recorded
+
+
+def _query_action(query: str) -> str:
+    from urllib.parse import parse_qs
+
+    return parse_qs(query).get("Action", [""])[0]
+
+
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """Start moto's server; yields its URL. Sets the fake credentials for the duration."""
-    from moto.server import ThreadedMotoServer
+def moto_server(wire: Wire | None = None) -> Iterator[str]:
+    """Start moto's server; yields its URL. Sets the fake credentials for the duration.
+
+    With a `wire`, every request passes through `wire.wrap` first."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class Recording(ThreadedMotoServer):
+        def _server_entry(self) -> None:  # moto's own, with the wire wrapped around its application
+            app: Any = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(self._ip_address, self._port, wire.wrap(app) if wire else app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
 
     saved = {name: os.environ.get(name) for name in (*CREDENTIALS, "AWS_PROFILE", "AWS_SESSION_TOKEN")}
     os.environ.update(CREDENTIALS)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = Recording(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     try:
