@@ -14,6 +14,7 @@ from .journal import Journal
 from .ledger import Ledger
 from .model import Group, Phase, ReleaseType, StepSpec
 from .providers.flags_base import parse_stage
+from .providers.wiring import is_rehearsal
 from .ramp import ramp_steps
 from .ramp_config import RampEntry, ramp_entries, ramp_entry
 from .release_settings import settings_from_config
@@ -90,6 +91,6 @@ def _start_ramp(options: Options, store: Store, clock: Clock, person: str, flag:
         "watch": {"breach_for": config.watch.breach_for, "blind_after": config.watch.blind_after},
         "production_version": live,
         "settings": settings_from_config(config),
-        "rehearsal": config.rehearsal,
+        "rehearsal": is_rehearsal(config),
     }
     return journal, [journal.append(EventKind.RELEASE_STARTED, data, clock.now())]

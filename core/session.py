@@ -23,6 +23,7 @@ from .lock import Holder, ReleaseLock
 from .machine import phase_of
 from .model import Release, ReleaseType
 from .plan import build_plan, rollback_plan
+from .providers.wiring import is_rehearsal
 from .release_settings import describe_changes, settings_from_config
 from .runner import Runner, Services
 from .store import NoActiveRelease, ReleaseInProgress, Store, identity, store_for
@@ -256,7 +257,7 @@ def _start_rollback(
         "watch": {"breach_for": config.watch.breach_for, "blind_after": config.watch.blind_after},
         "production_version": from_version,
         "settings": settings_from_config(config),
-        "rehearsal": config.rehearsal,
+        "rehearsal": is_rehearsal(config),
         "rollback": {
             "by": person,
             "reason": reason,
@@ -392,7 +393,7 @@ def _start(config: Config, options: Options, store: Store, services: Services, c
         # What the journals say production runs; "" when they do not know (never a tag's guess).
         "production_version": ledger.production() or "",
         "settings": {"git": dataclasses.asdict(git_plan), **settings_from_config(config)},
-        "rehearsal": config.rehearsal,
+        "rehearsal": is_rehearsal(config),
     }
     event = journal.append(EventKind.RELEASE_STARTED, data, clock.now())
     return journal, [event], release_type.value

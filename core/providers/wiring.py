@@ -22,6 +22,34 @@ def registry_for(config: Config, rehearsal: bool = False) -> Registry:
     return rehearsal_registry() if rehearsal or config.rehearsal else production_registry()
 
 
+# The systems whose provider changes production: a world that runs a real one is no rehearsal.
+CHANGES_PRODUCTION = ("deploy", "flags")
+
+
+def real_in_sandbox(config: Config) -> list[str]:
+    """In a demo world's config ([sandbox]), the kinds whose provider is real ("kind (name)").
+
+    Empty for a production config (everything there is real, and nothing is a rehearsal).
+    """
+    if not config.rehearsal:
+        return []
+    registry = rehearsal_registry()
+    real = []
+    for kind in KINDS:
+        name = config.provider(kind).provider
+        spec = registry.get(kind, name)
+        if spec is not None and not spec.simulated and spec.build is not None and name != "console":
+            real.append(f"{kind} ({name})")
+    return real
+
+
+def is_rehearsal(config: Config) -> bool:
+    """Whether a release on `config` is a rehearsal: a demo world whose deploys and flag changes
+    are simulated. One real production-changing provider makes it real, and it is never
+    labelled a rehearsal."""
+    return config.rehearsal and not any(entry.split(" ")[0] in CHANGES_PRODUCTION for entry in real_in_sandbox(config))
+
+
 def build_context(
     config: Config, kind: str, clock: Clock, repo_path: Path | None, environment: str, registry: Registry, environ: Mapping[str, str] | None = None
 ) -> BuildContext:

@@ -187,7 +187,13 @@ def doctor(args: argparse.Namespace) -> int:
     from shipdeck.core.providers.wiring import check_providers
 
     if config.rehearsal:
-        report(True, "demo world", "[sandbox] config: simulated providers, nothing real is touched")
+        from shipdeck.core.providers.wiring import real_in_sandbox
+
+        real = real_in_sandbox(config)
+        if real:
+            report(True, "demo world", f"[sandbox] config, but these providers are REAL and touch what they point at: {', '.join(real)}")
+        else:
+            report(True, "demo world", "[sandbox] config: simulated providers, nothing real is touched")
     if config.deploy.provider == "none":
         report(False, "deploy: none", "nothing can deploy: configure [deploy] (see README, Providers)")
     for row in check_providers(config, SystemClock(), args.repo):
