@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from shipdeck.core.session import Options
+    from shipdeck.core.options import Options
 
 
 def resume_command(options: Options, *, auto: bool = False) -> str:

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 from shipdeck.core.attach.protocol import AttachError, connect_socket, log_path, private_dir, socket_path
 
 if TYPE_CHECKING:  # the cockpit imports this module to start the runner: nothing heavy at import
-    from shipdeck.core.session import Options, Session
+    from shipdeck.core.options import Options
+    from shipdeck.core.session import Session
 
 START_TIMEOUT = 120.0  # opening a session builds every provider; a slow git remote can take a while
 

@@ -24,7 +24,7 @@ from ..headless import HeadlessPrinter
 from ..runner_daemon import Launch, launch_runner, runner_serving, spawn_runner
 
 if TYPE_CHECKING:  # core.session builds providers: the cockpit's process never needs it
-    from shipdeck.core.session import Options
+    from shipdeck.core.options import Options
 
 
 def through_runner(options: Options, *, json_lines: bool = False) -> int:
