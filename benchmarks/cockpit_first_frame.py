@@ -12,7 +12,7 @@ The time is from the process start to the moment the terminal received the first
 text: the starting state or the checklist's first group title (the cockpit), the app's one
 line (the minimal app). Prints medians and ratios.
 
-    .venv/bin/python benchmarks/cockpit_first_frame.py [--runs 7] [--importtime]
+    .venv/bin/python benchmarks/cockpit_first_frame.py [--runs 7] [--no-bytecode]
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ STARTING = "starting the release runner".encode()
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--no-bytecode", action="store_true", help="keep PYTHONDONTWRITEBYTECODE: every run compiles shipdeck's sources")
     args = parser.parse_args()
     os.environ["SHIPDECK_USER"] = "bench"  # the demo config gives this person every role
     cockpit: list[float] = []
@@ -106,6 +107,9 @@ def main() -> int:
             world = root / f"world-{run}"
             argv = cockpit_argv(world)
             env = {**environment(world), MARKER: uuid.uuid4().hex}
+            if not args.no_bytecode:
+                # An installed shipdeck runs from bytecode; round 0 writes it (Textual's came with its wheel).
+                env.pop("PYTHONDONTWRITEBYTECODE", None)
             took_minimal = first_frame_then_stop([sys.executable, "-c", MINIMAL], env, b"first-frame-marker")
             took_cockpit, took_checklist = frames_then_stop(argv, env, STARTING, b"PRE-RELEASE")
             took_attached = first_frame_then_stop([sys.executable, "-c", JOURNAL_VIEW, str(journal_of(world))], env, b"PRE-RELEASE")
