@@ -22,6 +22,7 @@ from .ledger import Ledger
 from .lock import Holder, ReleaseLock
 from .machine import phase_of
 from .model import Release, ReleaseType
+from .options import Options
 from .plan import build_plan, rollback_plan
 from .providers.wiring import is_rehearsal
 from .release_settings import describe_changes, settings_from_config
@@ -41,21 +42,6 @@ __all__ = [
     "refuse_a_different_release",
     "store_for",
 ]
-
-
-@dataclass(frozen=True)
-class Options:
-    config_path: Path
-    repo_path: Path
-    environment: str = "production"
-    release_type: str = "regular"
-    version: str | None = None
-    auto: bool = False
-    assume_yes: bool = False
-    force: bool = False
-    interactive: bool = False
-    resume_only: bool = False
-    command_name: str = "release"
 
 
 @dataclass

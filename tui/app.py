@@ -58,6 +58,7 @@ class ShipdeckApp(App[int]):
         history: Iterable[Event] = (),
         start_runner: bool = True,
         theme: str | None = None,
+        starting_what: str = "release",
     ) -> None:
         # Textual reads NO_COLOR here. On its own it only greys colours (its Monochrome filter
         # still writes 24-bit grey SGR codes); asking for native ANSI colour makes it pick its
@@ -69,17 +70,24 @@ class ShipdeckApp(App[int]):
         self._history = list(history)
         self._start_runner = start_runner
         self._theme_choice = theme_name(theme or os.environ.get("SHIPDECK_THEME"))
+        self._starting_what = starting_what  # shown while a runner process starts
         self.runner_error = ""
+        self.runner_code: int | None = None  # the runner's own exit code when it could not start
 
     def on_mount(self) -> None:
-        from shipdeck.screens.cockpit import CockpitScreen
-
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = self._theme_choice
-        self.cockpit = CockpitScreen(self.info, self.link.state, self._history)
-        self.push_screen(self.cockpit)
         self.link.subscribe(self._runner_event)
+        if self.link.state.started or getattr(self.link, "attach", None) is None or not self._start_runner:
+            self._show_cockpit(self._history)
+            if getattr(self.link, "attach", None) is not None and self._start_runner:
+                self.notify("not attached yet: the release runner is starting. This is the journal on disk; "
+                            "commands are refused until it answers", title="Starting the runner", markup=False, timeout=600)
+        else:
+            from .starting import StartingScreen
+
+            self.push_screen(StartingScreen(self._starting_what))
         for note in self.info.notes:
             self.notify(note, markup=False, timeout=10)
         if self._start_runner:
@@ -88,13 +96,52 @@ class ShipdeckApp(App[int]):
 
     # -- the runner ----------------------------------------------------------------------
 
+    def _show_cockpit(self, history: list[Event]) -> None:
+        from shipdeck.screens.cockpit import CockpitScreen
+
+        self.cockpit = CockpitScreen(self.info, self.link.state, history)
+        self.push_screen(self.cockpit)
+
     def _runner_event(self, event: Event, state: Release) -> None:
         # Called by the runner on this loop right after journaling; keep it to one post.
         self.cockpit.post_message(ReleaseEventArrived(event, state))
 
+    async def _attach(self) -> bool:
+        """Wait for a runner that is starting (see LaunchingLink); False when it did not start."""
+        from .launching import RunnerDidNotStart
+        from .starting import StartingScreen
+
+        try:
+            history = await self.link.attach()  # type: ignore[attr-defined]
+        except RunnerDidNotStart as failure:
+            self.runner_error, self.runner_code = str(failure), failure.started.code
+            if isinstance(self.screen_stack[-1], StartingScreen) or not hasattr(self, "cockpit"):
+                for screen in self.screen_stack:
+                    if isinstance(screen, StartingScreen):
+                        screen.failed(self.runner_error)
+            else:
+                self.clear_notifications()
+                self.notify(self.runner_error, title="The runner did not start", severity="error", markup=False, timeout=600)
+            return False
+        self.clear_notifications()
+        if not hasattr(self, "cockpit"):
+            while not isinstance(self.screen, StartingScreen):
+                self.pop_screen()  # a "too small" cover goes; check_size puts it back on the cockpit
+            self.pop_screen()
+            self._show_cockpit(history)
+            self.check_size()
+        started = getattr(self.link, "started", None)
+        for note in getattr(started, "notes", ()):
+            self.notify(note, markup=False, timeout=10)
+        self.notify(f"attached to the release runner (pid {self.link.runner_pid}); closing this view never stops it",  # type: ignore[attr-defined]
+                    markup=False, timeout=10)
+        return True
+
     async def _run_release(self) -> None:
         error = ""
         try:
+            if getattr(self.link, "attach", None) is not None and not await self._attach():
+                return
             await self.link.run()
         except Exception as failure:  # noqa: BLE001 - shown to the captain, the journal keeps the rest
             error = f"{failure.__class__.__name__}: {failure}. The journal has every event so far; `shipdeck resume` continues."
@@ -212,11 +259,13 @@ def _cockpit_info(config, store, options, state: Release, authority, now, *, not
     )
 
 
-def run_attached_cockpit(config, store, options, history: list[Event], notes: list[str], *, role: str = "captain") -> int:
+def run_attached_cockpit(config, store, options, history: list[Event], notes: list[str], *, role: str = "captain", launch=None) -> int:
     """The cockpit attached to the release's runner process; quitting detaches, the runner goes on.
 
     `role="viewer"` is `shipdeck watch`: the same screen, and the runner refuses its commands.
     Returns the headless exit code of where the release stands when the captain leaves.
+    `launch`: a runner process just started (`launch_runner`); the first frame does not wait
+    for it (`LaunchingLink`). Nothing here imports core.session or the providers.
     """
     import dataclasses
     import sys
@@ -224,19 +273,33 @@ def run_attached_cockpit(config, store, options, history: list[Event], notes: li
 
     from shipdeck.core.attach.client import SocketLink
     from shipdeck.core.attach.protocol import socket_path
-    from shipdeck.core.exit_codes import exit_code_for
-    from shipdeck.core.session import authority_for
+    from shipdeck.core.commands import Authority
+    from shipdeck.core.exit_codes import ExitCode, exit_code_for
     from shipdeck.core.store import identity
 
-    link = SocketLink(socket_path(store.root), role=role, by=identity(), history=history)
+    link: ReleaseLink
+    if launch is not None:
+        from .launching import LaunchingLink
+
+        link = LaunchingLink(launch, store, role=role, by=identity(), history=history)
+    else:
+        link = SocketLink(socket_path(store.root), role=role, by=identity(), history=history)
     state = link.state
-    info = _cockpit_info(
-        config, store, options, state, authority_for(config, state.release_type.value), time.time,
-        notes=tuple(notes), resumed=len(history) > 1,
-    )
-    app = ShipdeckApp(link, dataclasses.replace(info, runner_process=True), history=history)
+    release_type = state.release_type.value if state.started else options.release_type
+    rule = config.approval_rule(release_type)  # as core.session.authority_for, without importing the session
+    authority = Authority(roles=config.roles, approving_roles=rule.roles, rollback_roles=config.release.rollback_roles)
+    info = _cockpit_info(config, store, options, state, authority, time.time, notes=tuple(notes), resumed=len(history) > 1)
+    what = f"{options.command_name} {release_type} → {options.environment}"
+    app = ShipdeckApp(link, dataclasses.replace(info, runner_process=True), history=history, starting_what=what)
     app.run()
     state = link.state
+    if app.runner_code is not None:
+        print(app.runner_error, file=sys.stderr)
+        return app.runner_code
+    if launch is not None and not getattr(link, "attached", True):
+        print(f"shipdeck: detached before the runner answered; it goes on starting (pid {launch.process.pid}). "
+              f"`{info.resume_command.replace(' resume', '')}` re-attaches; its log is {launch.log}", file=sys.stderr)
+        return int(ExitCode.WAITING)
     if app.runner_error:
         print(f"shipdeck: {app.runner_error}", file=sys.stderr)
     elif not phase_of_terminal(state):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from shipdeck.core.session import Options
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shipdeck.core.options import Options
 
 
 def resume_command(options: Options, *, auto: bool = False) -> str:

@@ -23,12 +23,13 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from shipdeck.core.attach.protocol import AttachError, connect_socket, log_path, private_dir, socket_path
-from shipdeck.core.attach.server import AttachServer
-from shipdeck.core.exit_codes import exit_code_for
-from shipdeck.core.session import Options, Session, open_session
+
+if TYPE_CHECKING:  # the cockpit imports this module to start the runner: nothing heavy at import
+    from shipdeck.core.options import Options
+    from shipdeck.core.session import Session
 
 START_TIMEOUT = 120.0  # opening a session builds every provider; a slow git remote can take a while
 
@@ -56,6 +57,43 @@ def runner_serving(store_root: Path) -> bool:
 
 def spawn_runner(options: Options, store_root: Path) -> Started:
     """Start a detached runner for `options` and wait until it serves its socket or fails."""
+    return launch_runner(options, store_root).wait()
+
+
+@dataclass
+class Launch:
+    """A runner process just started: `wait` blocks until it serves its socket or gives up.
+
+    The cockpit starts one and opens its first frame at once, waiting in a worker thread.
+    """
+
+    process: subprocess.Popen[bytes]
+    read_fd: int
+    log: Path
+
+    def wait(self, timeout: float = START_TIMEOUT) -> Started:
+        """What the runner said on its status pipe (or that it exited or stayed silent)."""
+        try:
+            line = _read_line(self.read_fd, timeout)
+        finally:
+            os.close(self.read_fd)
+        if not line:
+            code = self.process.poll()
+            what = f"exited with {code}" if code is not None else f"did not answer within {timeout:g}s"
+            return Started(ok=False, code=1, message=f"shipdeck: the runner process {what}; its log is {self.log}")
+        report = json.loads(line)
+        return Started(
+            ok=bool(report.get("ok")),
+            message=str(report.get("message", "")),
+            code=int(report.get("code", 0)),
+            pid=int(report.get("pid", self.process.pid)),
+            socket=str(report.get("socket", "")),
+            notes=tuple(report.get("notes", ())),
+        )
+
+
+def launch_runner(options: Options, store_root: Path) -> Launch:
+    """Start a detached runner for `options`; returns at once (see `Launch.wait`)."""
     read_fd, write_fd = os.pipe()
     log = log_path(store_root)
     private_dir(log.parent)
@@ -75,23 +113,7 @@ def spawn_runner(options: Options, store_root: Path) -> Started:
             pass_fds=(write_fd,),
         )
     os.close(write_fd)
-    try:
-        line = _read_line(read_fd, START_TIMEOUT)
-    finally:
-        os.close(read_fd)
-    if not line:
-        code = process.poll()
-        what = f"exited with {code}" if code is not None else f"did not answer within {START_TIMEOUT:g}s"
-        return Started(ok=False, code=1, message=f"shipdeck: the runner process {what}; its log is {log}")
-    report = json.loads(line)
-    return Started(
-        ok=bool(report.get("ok")),
-        message=str(report.get("message", "")),
-        code=int(report.get("code", 0)),
-        pid=int(report.get("pid", process.pid)),
-        socket=str(report.get("socket", "")),
-        notes=tuple(report.get("notes", ())),
-    )
+    return Launch(process, read_fd, log)
 
 
 def _read_line(fd: int, timeout: float) -> bytes:
@@ -121,6 +143,7 @@ def _report(fd: int, message: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the runner process (argv: one JSON object of Options and status_fd)."""
+    from shipdeck.core.session import Options, open_session
     from shipdeck.tui.cli import known_failure
 
     spec = json.loads((argv if argv is not None else sys.argv[1:])[0])
@@ -144,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def serve(session: Session, status_fd: int) -> int:
     """Run the release and serve the socket until the runner ends; then close everything."""
+    from shipdeck.core.attach.server import AttachServer
+    from shipdeck.core.exit_codes import exit_code_for
     from shipdeck.tui.commands.run import SignalStop
 
     runner, store = session.runner, session.store

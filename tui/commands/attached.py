@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 from shipdeck.core.attach.client import SocketLink
 from shipdeck.core.attach.protocol import CAPTAIN, VIEWER, AttachError, socket_path
@@ -17,11 +18,13 @@ from shipdeck.core.events import Event
 from shipdeck.core.exit_codes import exit_code_for
 from shipdeck.core.machine import is_terminal, phase_of
 from shipdeck.core.model import Release
-from shipdeck.core.session import Options, refuse_a_different_release
 from shipdeck.core.store import Store, identity, store_for
 
 from ..headless import HeadlessPrinter
-from ..runner_daemon import runner_serving, spawn_runner
+from ..runner_daemon import Launch, launch_runner, runner_serving, spawn_runner
+
+if TYPE_CHECKING:  # core.session builds providers: the cockpit's process never needs it
+    from shipdeck.core.options import Options
 
 
 def through_runner(options: Options, *, json_lines: bool = False) -> int:
@@ -30,11 +33,18 @@ def through_runner(options: Options, *, json_lines: bool = False) -> int:
     resolve_environment(config, options.environment)
     store = store_for(config, options.repo_path, options.environment)
     notes: list[str] = []
+    launch: Launch | None = None
     if runner_serving(store.root):
         serving = store.active()
         if serving is not None:
+            from shipdeck.core.session import refuse_a_different_release
+
             refuse_a_different_release(options, serving[2])  # `release --type hotfix` must not attach to a regular
         notes.append(f"attached to the runner already carrying the release ({socket_path(store.root)})")
+    elif not options.auto:
+        # The cockpit's first frame does not wait for the runner to open its session: the app
+        # shows the journal on disk (or that the runner is starting) and attaches in a worker.
+        launch = launch_runner(options, store.root)
     else:
         started = spawn_runner(options, store.root)
         if not started.ok:
@@ -43,6 +53,10 @@ def through_runner(options: Options, *, json_lines: bool = False) -> int:
         notes += list(started.notes)
         notes.append(f"the release runs in its own process (pid {started.pid}); closing this view never stops it")
     active = store.active()
+    if launch is not None:
+        from ..app import run_attached_cockpit
+
+        return run_attached_cockpit(config, store, options, active[1] if active else [], notes, launch=launch)
     if active is None:
         # The runner finished (or stopped) before we could read its journal.
         print("shipdeck: the runner ended before this view attached; `shipdeck status` shows where the release stands", file=sys.stderr)

@@ -8,14 +8,18 @@ import os
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from shipdeck.core.events import EventKind
 from shipdeck.core.exit_codes import ExitCode, exit_code_for
 from shipdeck.core.machine import current_step, is_terminal, phase_of
 from shipdeck.core.model import Phase, Release
-from shipdeck.core.runner import Runner
+from shipdeck.core.options import Options
 from shipdeck.core.sanitize import plain
-from shipdeck.core.session import Options, Session, open_session
+
+if TYPE_CHECKING:  # the session opens the providers: only a headless run in this process needs it
+    from shipdeck.core.runner import Runner
+    from shipdeck.core.session import Session
 
 from ..headless import HeadlessPrinter
 from ..resume import resume_command
@@ -142,6 +146,8 @@ def _run(args: argparse.Namespace, options: Options) -> int:
     """Headless runs the runner here (CI leaves no daemon behind) unless --detach; the cockpit
     always attaches to a runner process of its own, which outlives the terminal."""
     if args.auto and not getattr(args, "detach", False):
+        from shipdeck.core.session import open_session
+
         return run_headless(open_session(options), args.json)
     from .attached import through_runner
 
