@@ -58,3 +58,14 @@ async def test_eta_says_what_it_rests_on(two_past_deploys, tmp_path_factory, wit
         await pilot.pause()
         text = str(app.screen.query_one(DeployProgress).render())
         assert expected in text, text
+
+
+async def test_a_deploy_that_passed_without_reporting_a_fraction_shows_done(tmp_path):
+    script = deploying(progress_ticks=0)  # a command or a workflow: log lines, no fraction
+    script.add(EventKind.STEP_PROGRESSED, advance=2, step="deploy", message="running deploy.sh for v1.4.0", log=["deploying v1.4.0"])
+    script.add(EventKind.STEP_PASSED, advance=3, step="deploy", summary="deploy.sh deployed v1.4.0 in 3.0s")
+    app = frozen_app(script, tmp=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = str(app.screen.query_one(DeployProgress).render())
+        assert "100%" in text and " 0%" not in text, text

@@ -130,7 +130,8 @@ class DeployProgress(ChangedCells):
         return Content("\n").join(lines)
 
     def _bar(self) -> Content:
-        progress = min(1.0, max(0.0, self._progress or 0.0))
+        # A deployer that reports no fraction (a command, a workflow) is done when its step passed.
+        progress = 1.0 if self._status is StepStatus.PASSED else min(1.0, max(0.0, self._progress or 0.0))
         room = self.size.width - 2  # the padding
         label = f" {progress * 100:3.0f}%{self._eta()}"
         if room - len(label) < BAR_MIN_WIDTH:
