@@ -14,13 +14,20 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from fakes.loopback import LoopbackServer
 
 SEMANTIC = "domain-model=launchdarkly.semanticpatch"
 
 
-class FakeLaunchDarkly:
+class FakeLaunchDarkly(LoopbackServer):
+    thread_name = "fake-launchdarkly"
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
+
     def __init__(self, token: str, project: str = "default", environments: tuple[str, ...] = ("production",)) -> None:
         self.token = token
         self.project = project
@@ -29,8 +36,6 @@ class FakeLaunchDarkly:
         self.changes: list[tuple[str, list[str]]] = []  # (flag, instruction kinds) per applied PATCH
         self.fail_next_patch_after_apply = 0  # apply, then answer 502: a write whose answer is lost
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def add_flag(self, key: str) -> None:
         on_id, off_id = str(uuid.uuid4()), str(uuid.uuid4())
@@ -49,32 +54,6 @@ class FakeLaunchDarkly:
         with self._lock:
             return json.loads(json.dumps(self.flags[flag]["environments"][env]))  # type: ignore[no-any-return]
 
-    def start(self) -> str:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-launchdarkly", daemon=True)
-        self._thread.start()
-        return self.url
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeLaunchDarkly:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- semantics -------------------------------------------------------------------------
 

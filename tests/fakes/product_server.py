@@ -23,9 +23,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
+
+from fakes.loopback import LoopbackServer
 
 ROUTES = ("login", "me", "jobs", "apply", "application", "tracker", "checkout", "outbox")
 
@@ -37,7 +39,12 @@ class _Override:
     content_type: str
 
 
-class ProductServer:
+class ProductServer(LoopbackServer):
+    thread_name = "fake-product"
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
+
     """The product on loopback. `start()` returns its base URL; use as a context manager."""
 
     def __init__(self, users: Mapping[str, str] | None = None) -> None:
@@ -51,39 +58,9 @@ class ProductServer:
         self._delays: dict[str, float] = {}
         self._overrides: dict[tuple[str, str], _Override] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> str:
-        if self._server is None:
-            self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-            self._server.daemon_threads = True  # idle keep-alive connections never hold up stop()
-            self._server.block_on_close = False
-            self._thread = threading.Thread(target=self._server.serve_forever, name="fake-product", daemon=True)
-            self._thread.start()
-        return self.url
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "the product server is not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> ProductServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- test controls ---------------------------------------------------------------------
 

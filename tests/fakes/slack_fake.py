@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from fakes.loopback import LoopbackServer
 
 
 @dataclass
@@ -38,7 +40,12 @@ class _Fault:
     retry_after: int | None
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
+    thread_name = "fake-slack"
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
+
     """Slack's webhook and Web API endpoints on 127.0.0.1, recording what was posted."""
 
     def __init__(self, token: str = "xoxb-fake") -> None:
@@ -49,21 +56,9 @@ class FakeSlack:
         self._faults: dict[str, _Fault] = {}
         self._lock = threading.Lock()
         self._clock = 1_700_000_000
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # lifecycle
-    def start(self) -> str:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
-        self._thread.start()
-        return self.url
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def api_url(self) -> str:
@@ -72,19 +67,6 @@ class FakeSlack:
     def webhook_url(self, name: str) -> str:
         return f"{self.url}/hooks/{name}"
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeSlack:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # control
     def fail(self, path: str, status: int, times: int = 1, retry_after: int | None = None) -> None:
