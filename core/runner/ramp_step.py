@@ -155,7 +155,10 @@ async def ramp_stage(ctx: StepContext) -> None:
     if back is None:
         return
     if not back.ok:
-        await ctx.failed(f"sustained breach at {stage} ({text}) and moving {flag} back to {previous} failed: {back.summary}")
+        await ctx.failed(
+            f"sustained breach at {stage} ({text}) and moving {flag} back to {previous} failed: {back.summary}",
+            {"breach": text, "flag": flag, "now": stage},
+        )
         return
     await _mark(ctx, back, flag, previous, f"{ctx.key}:back")
     await _tell(ctx, f"{flag} moved back from {stage} to {previous} in {ctx.state.environment}: sustained breach, {text}", "post-back")
