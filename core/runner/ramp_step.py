@@ -197,7 +197,7 @@ def _segment_of(ctx: StepContext, flag: str) -> str:
     for step in ctx.state.steps:
         if step.spec.params.get("flag") == flag:
             return str(step.spec.params.get("segment", ""))
-    return ""
+    return str(ctx.state.flags.get(flag, {}).get("segment", ""))  # a rollback journal: carried from the ramp
 
 
 FLAG_OFF_STEP = "flags.off"  # the intent of a person's "flag off" (not a plan step: it may come at any time)
