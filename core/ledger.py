@@ -113,7 +113,11 @@ class Ledger:
             state = fold(events)
             if not state.started:
                 continue  # killed before its first line: it never acted
-            if baseline is None and not entries and state.release_type is not ReleaseType.ROLLBACK:
+            # The baseline comes from the first release: a ramp alone before it deploys nothing and
+            # names no previous release, so it must not hide the tags' baseline.
+            if baseline is None and state.release_type not in (ReleaseType.ROLLBACK, ReleaseType.RAMP) and not any(
+                e.release_type not in (ReleaseType.ROLLBACK, ReleaseType.RAMP) for e in entries
+            ):
                 baseline = state.previous_tag or None
             phase = phase_of(state)
             if phase is Phase.ROLLED_BACK and state.rollback is not None:
