@@ -172,14 +172,21 @@ class Ledger:
     def flags_to_turn_back(self, from_version: str) -> dict[str, dict[str, Any]]:
         """The flags changed while `from_version` ran, each with `from`: where they were before.
 
-        "While it ran" is every journal since production last became `from_version` (its
-        release, later ramps, failed releases that ramped): rolling that version back turns
-        them back to where the first of those journals found them. Flags already back (a
-        person's ramp, an earlier rollback that got that far) are left out.
+        "While it ran" is every journal from the release that deployed `from_version` on (later
+        ramps, failed releases, a later release rolled back to it): rolling that version back
+        turns them back to where its release found them. Without such a release (it ran before
+        shipdeck's records), the journals since production last became it. Flags already back
+        (a person's ramp, an earlier rollback that got that far) are left out.
         """
-        start = len(self.entries)
-        while start > 0 and self.entries[start - 1].production_after == from_version:
-            start -= 1
+        start = next(
+            (i for i in range(len(self.entries) - 1, -1, -1) if self.entries[i].tag == from_version
+             and self.entries[i].release_type not in (ReleaseType.ROLLBACK, ReleaseType.RAMP) and self.entries[i].production_after == from_version),
+            None,
+        )
+        if start is None:
+            start = len(self.entries)
+            while start > 0 and self.entries[start - 1].production_after == from_version:
+                start -= 1
         found: dict[str, dict[str, Any]] = {}
         for entry in self.entries[start:]:
             for flag, record in entry.flags.items():
@@ -287,11 +294,10 @@ def _flags_of(state: Release) -> dict[str, dict[str, Any]]:
 
 
 def _latest_flags(entries: Sequence[LedgerEntry]) -> dict[str, Mapping[str, Any]]:
+    """The newest journal's word on each flag: journals never overlap (the lock), so order decides, not clocks."""
     latest: dict[str, Mapping[str, Any]] = {}
     for entry in entries:
-        for flag, record in entry.flags.items():
-            if float(record.get("at", 0.0)) >= float(latest.get(flag, {}).get("at", 0.0)):
-                latest[flag] = record
+        latest.update(entry.flags)
     return latest
 
 

@@ -410,3 +410,32 @@ def ledger_view(product: Product) -> tuple[str, str] | None:
 
 def world_json(product: Product) -> dict:
     return json.loads(product.world.path.read_text(encoding="utf-8"))
+
+
+def _distinct_runs(stages: list[str]) -> list[str]:
+    runs: list[str] = []
+    for stage in ["off", *stages]:
+        if not runs or runs[-1] != stage:
+            runs.append(stage)
+    return runs
+
+
+def check_flag_stages_once(journals: list[list[Event]], served: list[str]) -> None:
+    """No stage applied twice, none lost: the stages the flag system went through, as the journals say.
+
+    `served` is the stage after every change the flag system applied; every move passes only
+    through its start and end stage, so the two agree run for run.
+    """
+    journaled = [str(e.data["stage"]) for events in journals for e in events if e.kind is EventKind.FLAG_CHANGED and e.data.get("flag") == FLAG]
+    assert _distinct_runs(journaled) == _distinct_runs(served), (
+        f"the flag system went through {_distinct_runs(served)}, the journals recorded {_distinct_runs(journaled)}"
+    )
+
+
+def check_flags_back_before_redeploy(events: list[Event]) -> None:
+    """When a rollback's redeploy starts, every flag the journal carries is back where it was found."""
+    for index, event in enumerate(events):
+        if event.kind is EventKind.INTENT and event.data.get("step") == "rollback.deploy":
+            state = fold(events[:index])
+            ahead = {flag: (r.get("stage"), r.get("from")) for flag, r in state.flags.items() if r.get("stage") != (r.get("from") or "off")}
+            assert not ahead, f"{state.id}: the rollback redeployed with flags not yet turned back (stage, from): {ahead}"
