@@ -6,16 +6,17 @@ announced, so the watch passed or a person waived it, and it was not rolled back
 its own journal nor by a later rollback journal) and what production ran after it.
 
 From that follow the questions git tags cannot answer: which version production runs, which
-release a rollback goes back to, the lower bound of the next release's notes. Tags are only a
+release a rollback goes back to, the lower bound of the next release's notes, and the flag
+states shipdeck changed (production is the version plus those), whichever journal changed them. Tags are only a
 fallback, for the time before shipdeck's records begin: the oldest journal's previous release
 (which was planned from the tags) is taken as released healthy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .events import Event
 from .machine import fold, phase_of
@@ -48,6 +49,7 @@ class LedgerEntry:
     production_after: str | None  # what production ran once this journal was folded; None: unknown
     path: Path | None = None
     observed_before: Observation | None = None  # what the deploy system reported before its deploy
+    flags: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # flag -> its state after this journal, as it changed it
 
     @property
     def finished(self) -> bool:
@@ -79,6 +81,7 @@ class Ledger:
         tag_pattern: str = "v{version}",
     ) -> None:
         self.entries: tuple[LedgerEntry, ...] = tuple(entries)
+        self._flags = _latest_flags(self.entries)
         self._production = production
         self._unknown_reason = unknown_reason
         self.baseline_tag = baseline_tag  # from the tags: what ran before shipdeck's records
@@ -110,7 +113,11 @@ class Ledger:
             state = fold(events)
             if not state.started:
                 continue  # killed before its first line: it never acted
-            if baseline is None and not entries and state.release_type is not ReleaseType.ROLLBACK:
+            # The baseline comes from the first release: a ramp alone before it deploys nothing and
+            # names no previous release, so it must not hide the tags' baseline.
+            if baseline is None and state.release_type not in (ReleaseType.ROLLBACK, ReleaseType.RAMP) and not any(
+                e.release_type not in (ReleaseType.ROLLBACK, ReleaseType.RAMP) for e in entries
+            ):
                 baseline = state.previous_tag or None
             phase = phase_of(state)
             if phase is Phase.ROLLED_BACK and state.rollback is not None:
@@ -137,6 +144,7 @@ class Ledger:
                 production_after=production,
                 path=path,
                 observed_before=state.observed_before,
+                flags=_flags_of(state),
             )
             if entry.is_rollback and phase is Phase.ROLLED_BACK and state.rollback is not None:
                 entries = _roll_back(entries, state.rollback, state.id)
@@ -152,6 +160,40 @@ class Ledger:
     def production_unknown_reason(self) -> str:
         """Why `production()` is None ("" when it is known)."""
         return "" if self._production is not None else self._unknown_reason
+
+    def flags(self) -> dict[str, dict[str, Any]]:
+        """Every flag shipdeck changed, in the state the newest journal that changed it left it.
+
+        Each record is the flag's state read back (`stage`, `percent`, …) plus `journal`, the
+        id of that journal, and `segment`, the team segment its ramp used.
+        """
+        return {flag: dict(record) for flag, record in self._flags.items()}
+
+    def flags_to_turn_back(self, from_version: str) -> dict[str, dict[str, Any]]:
+        """The flags changed while `from_version` ran, each with `from`: where they were before.
+
+        "While it ran" is every journal from the release that deployed `from_version` on (later
+        ramps, failed releases, a later release rolled back to it): rolling that version back
+        turns them back to where its release found them. Without such a release (it ran before
+        shipdeck's records), the journals since production last became it. Flags already back
+        (a person's ramp, an earlier rollback that got that far) are left out.
+        """
+        start = next(
+            (i for i in range(len(self.entries) - 1, -1, -1) if self.entries[i].tag == from_version
+             and self.entries[i].release_type not in (ReleaseType.ROLLBACK, ReleaseType.RAMP) and self.entries[i].production_after == from_version),
+            None,
+        )
+        if start is None:
+            start = len(self.entries)
+            while start > 0 and self.entries[start - 1].production_after == from_version:
+                start -= 1
+        found: dict[str, dict[str, Any]] = {}
+        for entry in self.entries[start:]:
+            for flag, record in entry.flags.items():
+                first = found.get(flag, {}).get("from", record.get("from", ""))
+                segment = record.get("segment") or found.get(flag, {}).get("segment", "")
+                found[flag] = {**record, "from": first or "off", "segment": segment}
+        return {flag: record for flag, record in found.items() if record.get("stage") != record["from"]}
 
     def releases(self) -> tuple[LedgerEntry, ...]:
         """Every journaled release and rollback, oldest first."""
@@ -240,6 +282,23 @@ def _parse(text: str) -> Version | None:
         return parse_version(text)
     except ValueError:
         return None
+
+
+def _flags_of(state: Release) -> dict[str, dict[str, Any]]:
+    """The flags one journal changed, with the team segment its steps name (a turn-back needs it)."""
+    flags: dict[str, dict[str, Any]] = {}
+    for flag, record in state.flags.items():
+        segment = next((str(s.spec.params.get("segment", "")) for s in state.steps if s.spec.params.get("flag") == flag), "")
+        flags[flag] = {**record, "journal": state.id, "segment": segment or str(record.get("segment", ""))}
+    return flags
+
+
+def _latest_flags(entries: Sequence[LedgerEntry]) -> dict[str, Mapping[str, Any]]:
+    """The newest journal's word on each flag: journals never overlap (the lock), so order decides, not clocks."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    for entry in entries:
+        latest.update(entry.flags)
+    return latest
 
 
 def _announced_healthy(state: Release) -> bool:

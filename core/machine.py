@@ -159,6 +159,9 @@ def _started(event: Event) -> Release:
         settings=data.get("settings", {}),
         rehearsal=bool(data.get("rehearsal", False)),
         rollback=rollback,
+        # A rollback journal starts with the flags the rolled-back version's journals changed: its
+        # `rollback.flags` step turns them back (the ledger gathered them).
+        flags={str(flag): dict(record) for flag, record in (data.get("flags") or {}).items()},
     )
 
 

@@ -178,7 +178,8 @@ def open_rollback_session(options: Options, reason: str, target: str | None = No
             )
         chosen = _rollback_target(ledger, config, from_version, target)
         restore = ledger.restore_point(from_version, chosen)
-        journal, events = _start_rollback(config, options, store, clock, person, from_version, chosen, reason, restore)
+        flags = ledger.flags_to_turn_back(from_version)
+        journal, events = _start_rollback(config, options, store, clock, person, from_version, chosen, reason, restore, flags)
         events = events + _journal_notes(journal, notes, clock)
         headless = dataclasses.replace(options, auto=True, interactive=False, assume_yes=False)
         runner = _runner(opening, headless, journal, events, ReleaseType.ROLLBACK.value)
@@ -225,7 +226,9 @@ def _start_rollback(
     target: str,
     reason: str,
     restore: Mapping[str, str],
+    flags: Mapping[str, Mapping[str, Any]],
 ) -> tuple[Journal, list[Event]]:
+    """The rollback journal's first line; `flags` (from the ledger) are turned back before the redeploy."""
     release_id = store.next_release_id(clock.now(), f"{from_version}-rollback")
     journal = store.journal(release_id)
     version = tag_to_version(from_version, config.release.tag_pattern)
@@ -238,7 +241,8 @@ def _start_rollback(
         "previous_tag": target,
         "branch": "",
         "captain": person,
-        "plan": [step.to_dict() for step in rollback_plan()],
+        "plan": [step.to_dict() for step in rollback_plan(flags=bool(flags))],
+        "flags": {flag: dict(record) for flag, record in flags.items()},
         "series": [s.to_dict() for s in config.series],
         "watch": {"breach_for": config.watch.breach_for, "blind_after": config.watch.blind_after},
         "production_version": from_version,

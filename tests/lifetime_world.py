@@ -35,7 +35,12 @@ from shipdeck.core.model import Release
 from shipdeck.core.sandbox.demo import demo_sections
 from shipdeck.core.sandbox.demo_repo import DEMO_IDENTITY, build_demo_repo, git_env
 from shipdeck.core.sandbox.simulated import World
+from shipdeck.core.providers.flags_base import FlagState
+from shipdeck.core.providers.launchdarkly import _state as launchdarkly_state
+from shipdeck.core.ramp_session import open_ramp_session
 from shipdeck.core.session import Options, open_session
+
+from fakes.launchdarkly_fake import FakeLaunchDarkly
 
 CAPTAIN = "captain"
 INITIAL_TAG = "v1.3.0"
@@ -43,6 +48,37 @@ WATCH_STEPS = ("watch", "post.watch")
 DEPLOY_STEPS = ("deploy", "rollback.deploy")
 # Not yet on main when this was written; the rules that need them are skipped until they land.
 open_rollback_session = getattr(session_module, "open_rollback_session", None)
+
+
+FLAG = "ai-copilot"
+FLAG_TOKEN_ENV = "SHIPDECK_LIFETIME_LD_TOKEN"
+FLAG_TOKEN = "api-lifetime-flags"
+
+
+class RecordingFlags(FakeLaunchDarkly):
+    """The LaunchDarkly fake, also keeping the ramp stage the flag is at after every applied change."""
+
+    def __init__(self) -> None:
+        super().__init__(FLAG_TOKEN)
+        self.stages: list[str] = []
+
+    def _apply(self, flag: dict[str, Any], body: Any) -> str | None:
+        error = super()._apply(flag, body)
+        if error is None:
+            self.stages.append(launchdarkly_state(flag["key"], flag, "production").stage)
+        return error
+
+    def state(self) -> FlagState:
+        with self._lock:
+            return launchdarkly_state(FLAG, json.loads(json.dumps(self.flags[FLAG])), "production")
+
+
+def flags_section(url: str) -> str:
+    """`[flags]` for the LaunchDarkly fake: every release ramps FLAG after its watch (stages unwatched)."""
+    return (
+        f'\n[flags]\nprovider = "launchdarkly"\nurl = "{url}"\ntoken_env = "{FLAG_TOKEN_ENV}"\n\n'
+        f'[[flags.ramp]]\nflag = "{FLAG}"\nstages = ["team", "10%", "100%"]\nteam_segment = "internal-staff"\nwatch = "0s"\n'
+    )
 
 
 class Killed(BaseException):
@@ -71,12 +107,21 @@ class Product:
     root: Path = field(default_factory=_fast_root)
     clock: VirtualClock = field(default_factory=VirtualClock)
     token: int = 0
+    with_flags: bool = False  # every release ramps FLAG at a LaunchDarkly fake (`self.flags`)
+    flags: RecordingFlags | None = None
 
     def __post_init__(self) -> None:
         repo = build_demo_repo(self.root)
         self.repo, self.origin = repo.path, repo.origin
         self.config = self.root / "shipdeck.toml"
         self.config.write_text(render(demo_sections("healthy", CAPTAIN, pace="test")), encoding="utf-8")
+        if self.with_flags:
+            self.flags = RecordingFlags()
+            self.flags.add_flag(FLAG)
+            self.flags.start()
+            os.environ[FLAG_TOKEN_ENV] = FLAG_TOKEN
+            with self.config.open("a", encoding="utf-8") as config:
+                config.write(flags_section(self.flags.url))
         self.world = World(self.root / "world.json", scenario="healthy", initial_tag=INITIAL_TAG)
         self.dev = self.root / "dev"
         self._git(self.root, "clone", "--quiet", str(self.origin), str(self.dev))
@@ -150,8 +195,14 @@ class Product:
         return Options(config_path=self.config, repo_path=self.repo, auto=True, assume_yes=assume_yes, force=True,
                        release_type=release_type, resume_only=resume, command_name="resume" if resume else "release")
 
+    def close(self) -> None:
+        """Stop the flag fake (if any); the caller removes `root`."""
+        if self.flags is not None:
+            self.flags.stop()
+
     def run(self, options: Options, *, kill_at: int | None = None, command: Command | None = None,
-            rollback_reason: str = "", before_run: Callable[[Release], None] | None = None) -> tuple[RunResult, str | None]:
+            rollback_reason: str = "", before_run: Callable[[Release], None] | None = None,
+            ramp_to: str | None = None) -> tuple[RunResult, str | None]:
         """One shipdeck process: open, (send a command), run until it stops, close.
 
         `before_run` sees the opened release before anything runs (to choose how its tag
@@ -161,6 +212,8 @@ class Product:
         if rollback_reason:
             assert open_rollback_session is not None
             session = open_rollback_session(options, rollback_reason)
+        elif ramp_to is not None:
+            session = open_ramp_session(options, FLAG, ramp_to, clock=self.clock)
         else:
             session = open_session(options, clock=self.clock)
         runner = session.runner
@@ -357,3 +410,32 @@ def ledger_view(product: Product) -> tuple[str, str] | None:
 
 def world_json(product: Product) -> dict:
     return json.loads(product.world.path.read_text(encoding="utf-8"))
+
+
+def _distinct_runs(stages: list[str]) -> list[str]:
+    runs: list[str] = []
+    for stage in ["off", *stages]:
+        if not runs or runs[-1] != stage:
+            runs.append(stage)
+    return runs
+
+
+def check_flag_stages_once(journals: list[list[Event]], served: list[str]) -> None:
+    """No stage applied twice, none lost: the stages the flag system went through, as the journals say.
+
+    `served` is the stage after every change the flag system applied; every move passes only
+    through its start and end stage, so the two agree run for run.
+    """
+    journaled = [str(e.data["stage"]) for events in journals for e in events if e.kind is EventKind.FLAG_CHANGED and e.data.get("flag") == FLAG]
+    assert _distinct_runs(journaled) == _distinct_runs(served), (
+        f"the flag system went through {_distinct_runs(served)}, the journals recorded {_distinct_runs(journaled)}"
+    )
+
+
+def check_flags_back_before_redeploy(events: list[Event]) -> None:
+    """When a rollback's redeploy starts, every flag the journal carries is back where it was found."""
+    for index, event in enumerate(events):
+        if event.kind is EventKind.INTENT and event.data.get("step") == "rollback.deploy":
+            state = fold(events[:index])
+            ahead = {flag: (r.get("stage"), r.get("from")) for flag, r in state.flags.items() if r.get("stage") != (r.get("from") or "off")}
+            assert not ahead, f"{state.id}: the rollback redeployed with flags not yet turned back (stage, from): {ahead}"

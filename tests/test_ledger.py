@@ -280,3 +280,38 @@ def test_only_the_first_observation_counts_and_a_rollback_journal_carries_its_re
     rollback = Writer(store, "v1.4.0", "v1.3.0", 2000.0, production="v1.4.0", rollback={"reason": "by hand", "restore": {"task_definition": "arn:first"}})
     state = fold(Journal(rollback.journal.path).load(repair=False))
     assert restore_point(state, "v1.3.0") == {"task_definition": "arn:first"}
+
+
+def _ramp(store: Store, at: float, stages: list[tuple[str, str]], *, live: str = "") -> None:
+    """A `shipdeck ramp` journal (tag "", no previous release) that moved the flag through `stages` (from, to)."""
+    release_id = store.next_release_id(at, "ramp-ai-copilot")
+    journal = Journal(store.journal_path(release_id))
+    journal.append(EventKind.RELEASE_STARTED, {
+        "id": release_id, "version": live, "tag": "", "type": "ramp", "environment": "production", "previous_tag": "",
+        "captain": "alice", "plan": [], "series": [], "watch": {}, "production_version": live, "settings": {},
+    }, at)
+    for offset, (came_from, stage) in enumerate(stages, start=1):
+        state = {"flag": "ai-copilot", "enabled": stage != "off", "team": stage != "off", "percent": int(stage.rstrip("%")) if stage.endswith("%") else 0, "version": str(offset)}
+        journal.append(EventKind.FLAG_CHANGED, {"flag": "ai-copilot", "stage": stage, "state": state, "step": "s", "from": came_from}, at + offset)
+    journal.close()
+
+
+def test_a_ramp_alone_before_the_first_release_keeps_the_tags_baseline(store: Store) -> None:
+    _ramp(store, 900.0, [("off", "team")])
+    Writer(store, "v1.4.0", "v1.3.0", 1000.0).healthy()
+    ledger = _ledger(store)
+    assert ledger.last_healthy(before="v1.4.0") == "v1.3.0"  # a rollback of v1.4.0 has somewhere to go
+    assert ledger.production() == "v1.4.0"
+
+
+def test_flags_are_gathered_across_journals_and_those_changed_while_a_version_ran_turn_back(store: Store) -> None:
+    _ramp(store, 900.0, [("off", "team")])  # before v1.4.0 went live: not v1.4.0's to turn back
+    Writer(store, "v1.4.0", "v1.3.0", 1000.0).healthy()
+    _ramp(store, 2000.0, [("team", "10%"), ("10%", "100%")], live="v1.4.0")
+    ledger = _ledger(store)
+    assert ledger.flags()["ai-copilot"]["stage"] == "100%"
+    assert ledger.flags_to_turn_back("v1.4.0")["ai-copilot"]["from"] == "team"  # where v1.4.0's time found it
+    _ramp(store, 3000.0, [("100%", "team")], live="v1.4.0")  # a person moved it back by hand
+    ledger = _ledger(store)
+    assert ledger.flags()["ai-copilot"]["stage"] == "team"
+    assert ledger.flags_to_turn_back("v1.4.0") == {}

@@ -14,6 +14,16 @@ published, what production runs — and checks after every shipdeck process:
   failure → rolled back, deploy failure → failed, missing/garbage data → a person decides);
 - what shipdeck says production runs is what the world runs;
 - every change is in exactly one published release's notes.
+
+`LifetimeWithRamps` runs the same rules with a feature flag at a LaunchDarkly fake that every
+release ramps (team → 10 % → 100 %) and that `shipdeck ramp` moves alone, and checks more:
+
+- production is the version plus the flags: the flag stage shipdeck's journals say is the one
+  the flag system serves;
+- no stage applied twice, none lost: the stages the flag system went through are the stages
+  the journals recorded, in order;
+- a rollback turns the flags back first: when a rollback's redeploy starts, every flag the
+  rolled-back version's journals changed is back where they found it.
 """
 
 from __future__ import annotations
@@ -25,16 +35,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis.errors import InvalidArgument
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from lifetime_world import (
     CAPTAIN,
+    FLAG,
     INITIAL_TAG,
     Product,
     RunResult,
     check_deploys_did_what_they_said,
+    check_flag_stages_once,
+    check_flags_back_before_redeploy,
     check_never_passed_blind,
     check_no_failure_became_pass,
     check_replay,
@@ -48,6 +61,7 @@ from lifetime_world import (
 
 from shipdeck.core.commands import Command
 from shipdeck.core.events import EventKind
+from shipdeck.core.ledger import Ledger
 from shipdeck.core.machine import current_step, is_terminal, phase_of, rollback_availability
 from shipdeck.core.model import Release, StepStatus
 
@@ -62,7 +76,7 @@ END = {  # how a release with this production behaviour ends when no person step
 }
 INTERVAL = 0.25  # the test pace's metrics interval
 TOKEN = re.compile(r"\bc(\d+)\b")
-STATS = {"examples": 0, "releases": 0, "kills": 0, "processes": 0}
+STATS = {"examples": 0, "releases": 0, "kills": 0, "processes": 0, "ramps": 0}
 
 
 def _note(text: str) -> None:
@@ -91,19 +105,23 @@ class Active:
 
 
 class Lifetime(RuleBasedStateMachine):
+    FLAGS = False  # LifetimeWithRamps: every release ramps a flag at a LaunchDarkly fake
+
     def __init__(self) -> None:
         super().__init__()
-        self.product = Product()
+        self.product = Product(with_flags=self.FLAGS)
         self.healthy = [INITIAL_TAG]  # released healthy, oldest first
         self.shipped: list[str] = []  # releases that reached production (healthy or rolled back), oldest first
         self.unpublished: dict[str, str] = {}  # token -> sha of a change the notes must show once
         self.revertable: list[tuple[str, str]] = []
         self.develop_history_unpublished = True  # the demo's own commits since v1.3.0
         self.published: dict[str, str] = {}  # token -> tag whose notes carried it
+        self.published_sha: dict[str, str] = {}  # token -> sha, while published
         self.active: Active | None = None
         STATS["examples"] += 1
 
     def teardown(self) -> None:
+        self.product.close()
         shutil.rmtree(self.product.root, ignore_errors=True)
 
     # -- developers ---------------------------------------------------------------------
@@ -266,6 +284,11 @@ class Lifetime(RuleBasedStateMachine):
         assert phase_of(state).value == "rolled_back", describe_stop(state)
         assert self.product.world.production_tag == target
         self.healthy.pop()
+        # A release rolled back after it ended is no longer published: its changes belong in the
+        # next healthy release's notes.
+        for name in [n for n, tag in self.published.items() if tag == live]:
+            del self.published[name]
+            self.unpublished[name] = self.published_sha.pop(name)
 
     # -- after every shipdeck process -----------------------------------------------------
 
@@ -358,7 +381,7 @@ class Lifetime(RuleBasedStateMachine):
                     f"change {name} ({sha[:10]}) shipped in {state.tag} (previous {state.previous_tag}) "
                     f"but is in no published release's notes"
                 )
-                del self.unpublished[name]
+                self.published_sha[name] = self.unpublished.pop(name)
         self.revertable = [(t, s) for t, s in self.revertable if t in self.unpublished]
         if self.active.base_branch == "develop":
             self.develop_history_unpublished = False
@@ -379,6 +402,87 @@ class Lifetime(RuleBasedStateMachine):
             assert last_healthy == self.healthy[-1], f"ledger's last healthy release is {last_healthy}, the model's {self.healthy[-1]}"
 
 
+class LifetimeWithRamps(Lifetime):
+    FLAGS = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stage_at_start: dict[str, str] = {}  # tag -> the flag's stage at the flag system when its release started
+        started = self.product.run
+
+        def run(options, **kwargs):  # type: ignore[no-untyped-def]
+            if kwargs.get("rollback_reason"):  # a rollback after the release: no _after runs for it
+                ran = started(options, **kwargs)
+                self._check_flags(ran[0])
+                return ran
+            if options.resume_only or kwargs.get("ramp_to") is not None:
+                return started(options, **kwargs)
+            assert self.product.flags is not None
+            stage, chosen = self.product.flags.state().stage, kwargs.get("before_run")
+
+            def note_start(state: Release) -> None:
+                self.stage_at_start[state.tag] = stage
+                if chosen is not None:
+                    chosen(state)
+
+            return started(options, **{**kwargs, "before_run": note_start})
+
+        self.product.run = run  # type: ignore[method-assign]
+
+    @precondition(lambda self: self.active is None)
+    @rule(to=st.sampled_from(["team", "10", "100", "off"]), kill_at=st.none() | st.integers(1, 30))
+    def ramp_alone(self, to: str, kill_at: int | None) -> None:
+        """`shipdeck ramp ai-copilot --to …` with no release active, perhaps killed and resumed at once."""
+        self.product.clock.advance(5.0)
+        STATS["ramps"] += 1
+        result, _ = self.product.run(self.product.options(), ramp_to=to, kill_at=kill_at)
+        if result.killed and not is_terminal(result.state):
+            STATS["kills"] += 1
+            result, _ = self.product.run(self.product.options(resume=True))
+        _note(f"ramp alone to {to}" + (" (killed)" if kill_at is not None and result.killed else ""))
+        assert phase_of(result.state).value == "done", describe_stop(result.state)
+        check_replay(result, evidence_order=False)
+        check_side_effects_once(self.product.world)
+        self._check_flags(result)
+
+    @precondition(lambda self: self.active is None)
+    @rule(stage_first=st.sampled_from([None, "off", "team", "10"]))
+    def release_then_roll_back(self, stage_first: str | None) -> None:
+        """A healthy release ramps the flag (perhaps after a ramp alone), then is rolled back after it ended."""
+        if stage_first is not None:
+            self.ramp_alone(stage_first, None)
+        self.add_to_develop("conventional")
+        self.start_release("regular", "healthy", True, None)
+        if self.active is None and len(self.healthy) > 1:
+            self.roll_back_after_release()
+
+    def _after(self, result: RunResult) -> None:
+        super()._after(result)
+        self._check_flags(result)
+
+    def _check_flags(self, result: RunResult) -> None:
+        flags = self.product.flags
+        assert flags is not None
+        events = load_events(result.journal)
+        check_flags_back_before_redeploy(events)
+        if result.killed and not is_terminal(result.state):
+            return  # a change may be made and not yet journaled: the resume reconciles it
+        journals = [load_events(path) for path in self.product.store().journals()]
+        check_flag_stages_once(journals, flags.stages)
+        state = result.state
+        if phase_of(state).value == "rolled_back" and state.rollback is not None and state.rollback.from_version in self.stage_at_start:
+            # Rolling a version back returns every flag to where its release found it.
+            found = self.stage_at_start[state.rollback.from_version]
+            assert flags.state().stage == found, (
+                f"{state.rollback.from_version} was rolled back but {FLAG} is at {flags.state().stage}, "
+                f"not where its release found it ({found})"
+            )
+        ledger = Ledger.from_store(self.product.store())
+        said = str(ledger.flags().get(FLAG, {}).get("stage", "off"))
+        served = flags.state().stage
+        assert said == served, f"shipdeck says {FLAG} is at {said}, the flag system serves {served} ({describe_stop(result.state)})"
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # generating takes about a minute; shrinking a failure up to five more
 def test_lifetime_of_one_product() -> None:
@@ -396,6 +500,27 @@ def test_lifetime_of_one_product() -> None:
         ),
     )
     print(f"lifetime: {STATS['examples']} examples, {STATS['releases']} releases, "
+          f"{STATS['processes']} shipdeck processes, {STATS['kills']} kills")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_lifetime_with_flag_ramps() -> None:
+    """Releases that ramp a flag, ramps alone, kills and rollbacks keep production = version + flags."""
+    run_state_machine_as_test(
+        LifetimeWithRamps,
+        settings=settings(
+            max_examples=int(os.environ.get("SHIPDECK_LIFETIME_RAMP_EXAMPLES", "25")),
+            phases=[p for p in Phase if p is not Phase.shrink or not os.environ.get("SHIPDECK_LIFETIME_NO_SHRINK")],
+            stateful_step_count=12,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            print_blob=True,
+        ),
+    )
+    print(f"lifetime with ramps: {STATS['examples']} examples, {STATS['releases']} releases, {STATS['ramps']} ramps alone, "
           f"{STATS['processes']} shipdeck processes, {STATS['kills']} kills")
 
 

@@ -9,9 +9,9 @@
   timeouts and unreadable or empty bodies are retried with a short backoff within the deadline;
   then `DatadogError` (a ProviderError) says which endpoint failed and what to do. No fault
   ever yields a value: NaN and infinities are None.
-- Deploy markers (an event and a DORA deployment with a stable id) use the client's retries,
-  with its wait for a rate-limit reset bounded (a retried DORA POST carries the same id, so
-  Datadog counts it once), and never raise.
+- Deploy markers (an event and a DORA deployment with a stable id) and flag change markers (an
+  event) use the client's retries, with its wait for a rate-limit reset bounded (a retried
+  DORA POST carries the same id, so Datadog counts it once), and never raise.
 - API and application keys are `Secret`s, revealed only inside the call that builds the client
   configuration; messages are masked, and the client's and urllib3's loggers stay at WARNING
   (`Configuration(debug=False)` sets them so), which keeps request details out of logs.
@@ -30,7 +30,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 from ..secrets import Secret, mask
 from .base import MetricPoint
-from .datadog_markers import Deployment, MarkKind, bounded_client_retry, post_dora, post_event
+from .datadog_markers import Deployment, FlagChange, MarkKind, bounded_client_retry, post_dora, post_event, post_flag_event
 from .datadog_wire import (
     DORA_ENDPOINT,
     EVENTS_ENDPOINT,
@@ -201,6 +201,19 @@ class DatadogMetrics:
         results = await asyncio.gather(*(self._bounded(post, deployment, limit) for _, post in posts))
         return [f"{what} not posted: {problem}; the release goes on without it" for (what, _), problem in zip(posts, results) if problem]
 
+    async def mark_flag(
+        self, flag: str, from_stage: str, to_stage: str, version: str, at: float, *, deadline: float | None = None
+    ) -> list[str]:
+        """Post a flag change marker (an event, no DORA deployment: nothing was deployed). Never raises.
+
+        `version` is what production runs while the flag moves. Returns warnings (empty when accepted).
+        """
+        limit = self.timeout if deadline is None else deadline
+        identifier = dora_id(self.service, self.environment, f"{flag}\x1f{from_stage}\x1f{to_stage}\x1f{version}", "flag", at)
+        change = FlagChange(self.service, self.environment, flag, from_stage, to_stage, version, at, identifier)
+        problem = await self._bounded(post_flag_event, change, limit)
+        return [f"Datadog event ({EVENTS_ENDPOINT}) not posted: {problem}; the ramp goes on without it"] if problem else []
+
     async def check(self) -> list[tuple[bool, str, str]]:
         """`shipdeck doctor`: (ok, what, detail) rows; a check that could not run is not ok."""
         reach = f"Datadog API reachable ({self.host})"
@@ -358,10 +371,10 @@ class DatadogMetrics:
 
     # -- markers ---------------------------------------------------------------------------
 
-    async def _bounded(self, post: Any, deployment: Deployment, limit: float) -> str:
+    async def _bounded(self, post: Any, marker: Deployment | FlagChange, limit: float) -> str:
         """Run a blocking post within `limit` seconds; '' when accepted, else what went wrong."""
         try:
-            await asyncio.wait_for(asyncio.to_thread(post, self._client(for_queries=False), deployment), timeout=limit)
+            await asyncio.wait_for(asyncio.to_thread(post, self._client(for_queries=False), marker), timeout=limit)
         except asyncio.TimeoutError:
             return f"no answer from {self.host} within {limit:g}s"
         except Exception as error:  # noqa: BLE001 - a marker must never stop a release

@@ -1,4 +1,4 @@
-"""Deploy markers in Datadog: an event and a DORA deployment per deploy or rollback.
+"""Markers in Datadog: an event and a DORA deployment per deploy or rollback, an event per flag change.
 
 Blocking helpers run by `DatadogMetrics.mark` in a worker thread with the intake client (the
 one with the client's own retries, bounded by `bounded_client_retry`).
@@ -53,6 +53,51 @@ def post_event(client: Any, deployment: Deployment) -> None:
             alert_type=EventAlertType.INFO if d.kind == "deploy" else EventAlertType.WARNING,
             date_happened=int(d.finished_at),
             aggregation_key=d.identifier[:100],
+            source_type_name="shipdeck",
+        )
+    )
+
+
+@dataclass(frozen=True)
+class FlagChange:
+    """What one flag marker says: `flag` moved from one ramp stage to another while `version` ran.
+
+    A flag change alters production without a deploy, so it is an event on the graphs (where a
+    breach that follows it can be read against it) and never a DORA deployment.
+    """
+
+    service: str
+    environment: str
+    flag: str
+    from_stage: str
+    to_stage: str
+    version: str
+    at: float
+    identifier: str  # stable per journaled change: the event's aggregation key
+
+    def tags(self) -> list[str]:
+        return [
+            f"service:{self.service}", f"env:{self.environment}", f"version:{self.version}", "source:shipdeck",
+            "shipdeck_kind:flag", f"flag:{self.flag}", f"flag_stage:{self.to_stage}",
+        ]
+
+
+def post_flag_event(client: Any, change: FlagChange) -> None:
+    """POST /api/v1/events: a flag change marker on Datadog's graphs. Raises the client's errors."""
+    from datadog_api_client.v1.api.events_api import EventsApi
+    from datadog_api_client.v1.model.event_alert_type import EventAlertType
+    from datadog_api_client.v1.model.event_create_request import EventCreateRequest
+
+    c = change
+    version = f" ({c.version})" if c.version else ""
+    EventsApi(client).create_event(  # type: ignore[no-untyped-call]
+        body=EventCreateRequest(
+            title=f"Flag {c.flag}: {c.from_stage} -> {c.to_stage} on {c.environment}"[:100],
+            text=f"{c.service}{version} on {c.environment}: feature flag {c.flag} moved from {c.from_stage} to {c.to_stage} by shipdeck.",
+            tags=c.tags(),
+            alert_type=EventAlertType.INFO,
+            date_happened=int(c.at),
+            aggregation_key=c.identifier[:100],
             source_type_name="shipdeck",
         )
     )

@@ -5,7 +5,9 @@ write, the outcome carries the state read back after it, and a resume reconciles
 intent by reading the flag (at the stage: it happened; not: move it, which writes only what is
 still missing). Every move is followed by `flag_changed`, so production is the version plus
 the flag states shipdeck changed. A sustained breach during a stage's watch moves the flag back
-to the previous stage in --auto (a second journaled change) or waits for a person.
+to the previous stage in --auto (a second journaled change) or waits for a person. Every
+change of stage puts a flag change marker where the metrics live (once, journaled; a marker
+that cannot be posted is a note, never a stop).
 """
 
 from __future__ import annotations
@@ -73,6 +75,37 @@ def _effect(flag: str, stage: str, before: FlagState | None, after: FlagState, w
     return Effect(True, summary, {"flag": flag, "stage": stage, "version": after.version}, data)
 
 
+async def mark_flag_change(runner: Runner, step_id: str, key: str, flag: str, from_stage: str, to_stage: str) -> None:
+    """A flag change marker where the metrics live (Datadog: an event), posted once; never blocking.
+
+    The marker's time is journaled with its intent, so a repost after a crash carries the same
+    id (the event's aggregation key) rather than a second one.
+    """
+    mark = getattr(runner.services.metrics, "mark_flag", None)
+    if mark is None or from_stage == to_stage:
+        return
+    state = runner.state
+    version = state.production_version or state.tag
+    open_intent = next((i for i in state.intents if i.key == key), None)
+    at = float(open_intent.params.get("at", open_intent.at)) if open_intent is not None else runner.clock.now()
+
+    async def act(_key: str) -> Effect:
+        warnings = await mark(flag, from_stage, to_stage, version, at)
+        return Effect(not warnings, "; ".join(warnings) or f"flag marker for {flag} {from_stage} → {to_stage} posted")
+
+    async def reconcile(intent: Intent) -> Effect | None:
+        return None  # the marker's id is stable: posting it again is grouped with the first
+
+    params = {"flag": flag, "from": from_stage, "to": to_stage, "version": version, "at": at}
+    result = await perform(runner, step_id=f"{step_id}.marker", key=key, action="mark", params=params, act=act, reconcile=reconcile)
+    if isinstance(result, Effect) and not result.ok and not result.replayed:
+        await runner.emit(EventKind.NOTE, {"message": f"flag marker: {result.summary}"})
+
+
+async def _mark(ctx: StepContext, moved: Effect, flag: str, stage: str, key: str) -> None:
+    await mark_flag_change(ctx.runner, ctx.step_id, f"{key}:marker", flag, str(moved.data.get("from") or "off"), stage)
+
+
 async def _tell(ctx: StepContext, text: str, suffix: str) -> None:
     """Announce a flag move once (journaled like every post); a post that fails never blocks the ramp."""
     result = await post_once(ctx.runner, step_id=ctx.step_id, key=f"{ctx.key}:{suffix}", channel=ctx.setting("announce_channel"), text=text)
@@ -95,6 +128,7 @@ async def ramp_stage(ctx: StepContext) -> None:
     if not moved.ok:
         await ctx.failed(moved.summary, moved.evidence)
         return
+    await _mark(ctx, moved, flag, stage, ctx.key)
     await _tell(ctx, f"{flag} is at {stage} in {ctx.state.environment}", "post")
     if duration <= 0:
         await ctx.passed(moved.summary, moved.evidence)
@@ -121,8 +155,12 @@ async def ramp_stage(ctx: StepContext) -> None:
     if back is None:
         return
     if not back.ok:
-        await ctx.failed(f"sustained breach at {stage} ({text}) and moving {flag} back to {previous} failed: {back.summary}")
+        await ctx.failed(
+            f"sustained breach at {stage} ({text}) and moving {flag} back to {previous} failed: {back.summary}",
+            {"breach": text, "flag": flag, "now": stage},
+        )
         return
+    await _mark(ctx, back, flag, previous, f"{ctx.key}:back")
     await _tell(ctx, f"{flag} moved back from {stage} to {previous} in {ctx.state.environment}: sustained breach, {text}", "post-back")
     await ctx.failed(f"sustained breach at {stage}: {text}; {flag} moved back to {previous}", {"breach": text, "flag": flag, "now": previous})
 
@@ -150,6 +188,7 @@ async def restore_flags(ctx: StepContext) -> None:
         if not effect.ok:
             await ctx.failed(f"{flag} could not be turned back to {target}: {effect.summary}")
             return
+        await _mark(ctx, effect, flag, target, f"{ctx.key}:{flag}")
         done.append(f"{flag} → {target}")
     await ctx.passed("flags turned back: " + (", ".join(done) or "already back"))
 
@@ -158,7 +197,7 @@ def _segment_of(ctx: StepContext, flag: str) -> str:
     for step in ctx.state.steps:
         if step.spec.params.get("flag") == flag:
             return str(step.spec.params.get("segment", ""))
-    return ""
+    return str(ctx.state.flags.get(flag, {}).get("segment", ""))  # a rollback journal: carried from the ramp
 
 
 FLAG_OFF_STEP = "flags.off"  # the intent of a person's "flag off" (not a plan step: it may come at any time)
@@ -194,6 +233,7 @@ async def flag_off(runner: Runner, flag: str, by: str, reason: str) -> str | Non
     after = result.data.get("after")
     if isinstance(after, dict):
         await runner.emit(EventKind.FLAG_CHANGED, {"flag": flag, "stage": "off", "state": after, "step": FLAG_OFF_STEP, "by": by})
+    await mark_flag_change(runner, FLAG_OFF_STEP, f"{runner.state.id}:flag-off-marker:{flag}:{attempt}", flag, str(result.data.get("from") or "off"), "off")
     for step in runner.state.steps:
         if step.spec.action == "ramp_stage" and step.spec.params.get("flag") == flag and not step.status.finished:
             why = f"{flag} turned off by {by}" + (f": {reason}" if reason else "")

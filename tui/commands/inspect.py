@@ -75,7 +75,7 @@ def status(args: argparse.Namespace) -> int:
     data = status_dict(state, ledger)
     active = not is_terminal(state)
     data["lock"] = holder.describe() if holder else None
-    data["flags"] = {flag: record.get("stage") for flag, record in state.flags.items()}  # flags shipdeck changed
+    data["flags"] = {flag: record.get("stage") for flag, record in ledger.flags().items()}  # flags shipdeck changed, any journal
     # A release is "running" only while a process holds its lock; otherwise it waits in its journal.
     data["running"] = active and holder is not None
     if args.json:
@@ -89,7 +89,7 @@ def status(args: argparse.Namespace) -> int:
     else:
         print(f"captain {state.captain}; lock {'held by ' + data['lock'] if holder else 'free'}")
     for flag, stage in data["flags"].items():
-        print(f"flag {plain(flag)}: {stage} (changed by shipdeck in this journal)")
+        print(f"flag {plain(flag)}: {stage} (as shipdeck last changed it)")
     if state.rollback is not None:
         who = "automatically" if state.rollback.automatic else f"by {state.rollback.requested_by}"
         print(f"rollback to {state.rollback.target} requested {who}: {plain(state.rollback.reason)}")
