@@ -35,7 +35,6 @@ from .datadog_wire import (
     DORA_ENDPOINT,
     EVENTS_ENDPOINT,
     QUERY_ENDPOINT,
-    VALIDATE_ENDPOINT,
     CombinedQuery,
     DatadogError,
     RateBudget,
@@ -216,47 +215,9 @@ class DatadogMetrics:
 
     async def check(self) -> list[tuple[bool, str, str]]:
         """`shipdeck doctor`: (ok, what, detail) rows; a check that could not run is not ok."""
-        reach = f"Datadog API reachable ({self.host})"
-        api_row = f"Datadog API key ({self._api_key.name})"
-        app_row = f"Datadog application key ({self._app_key.name}) may query metrics"
-        from datadog_api_client.v1.api.authentication_api import AuthenticationApi
+        from .datadog_doctor import doctor_rows
 
-        def validate(client: Any) -> Any:
-            return AuthenticationApi(client).validate()  # type: ignore[no-untyped-call]
-
-        validated = await asyncio.to_thread(self._call_blocking, validate, self.timeout)
-        if validated.kind == "ok":
-            rows = [(True, reach, f"answered {VALIDATE_ENDPOINT}"), (True, api_row, "valid")]
-        elif validated.status in (401, 403):
-            rows = [(True, reach, f"answered {VALIDATE_ENDPOINT}"), (False, api_row, f"rejected ({validated.status}): {self._api_key.name} holds no valid API key for {self.host}")]
-        elif validated.status is not None:
-            rows = [(True, reach, f"answered {validated.status}"), (False, api_row, f"not checked: {validated.detail}")]
-        else:
-            rows = [
-                (False, reach, f"{validated.detail}; check the network path to it and [metrics] site / url"),
-                (False, api_row, "not checked: the API did not answer"),
-                (False, app_row, "not checked: the API did not answer"),
-            ]
-            return rows
-        if not self.series:
-            return rows + [(False, app_row, "not checked: no [metrics.series.*] configured")]
-        names = list(self.series)
-        try:
-            points = await self.latest(names, time.time())
-        except DatadogError as error:
-            detail = (
-                f"refused ({error.status}): the key in {self._app_key.name} is wrong or lacks the timeseries_query permission"
-                if error.status in (401, 403)
-                else str(error)
-            )
-            return rows + [(False, app_row, detail)]
-        rows.append((True, app_row, f"{len(names)} series answered in one request"))
-        silent = [point.series for point in points if point.value is None]
-        if silent:
-            rows.append((False, "every series has data", f"no data in the last {self.lookback:g}s for {', '.join(silent)}: check those queries"))
-        else:
-            rows.append((True, "every series has data", f"{len(names)} of {len(names)}"))
-        return rows
+        return await doctor_rows(self)
 
     def close(self) -> None:
         """Close the clients' connection pools (they are rebuilt if the provider is used again)."""
