@@ -8,13 +8,12 @@ Authorization header (so the access key id): the credentials boto3 signs with ar
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from typing import Any, Callable
 
 from ..sanitize import plain
 from ..secrets import Secret, mask
-from .base import ProviderError
+from .base import ProviderError, in_thread
 from .registry import BuildContext, Setting
 
 # The settings every AWS provider takes: where its AWS is.
@@ -82,7 +81,7 @@ class AwsClients:
 
     async def call(self, service: str, operation: str, what: str, /, **params: Any) -> dict[str, Any]:
         """`client.operation(**params)` in a worker thread; AwsError with `what` and what to do."""
-        return await asyncio.to_thread(self.call_blocking, service, operation, what, **params)
+        return await in_thread(self.call_blocking, service, operation, what, **params)
 
     def call_blocking(self, service: str, operation: str, what: str, /, **params: Any) -> dict[str, Any]:
         client = self.client(service)

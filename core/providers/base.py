@@ -7,7 +7,17 @@ The runner only talks to these. A provider reports progress through a callback a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Mapping, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Protocol, Sequence, TypeVar
+
+T = TypeVar("T")
+
+
+async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking client call in a worker thread (asyncio.to_thread), importing asyncio only
+    when a call runs: provider discovery imports every provider module on each CLI start."""
+    import asyncio
+
+    return await asyncio.to_thread(function, *args, **kwargs)
 
 
 class ProviderError(Exception):

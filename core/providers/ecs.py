@@ -13,14 +13,16 @@ release) is followed, never updated again. boto3 loads only when the provider is
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from ..clock import Clock
 from ..durations import format_duration
 from .aws_session import AWS_SETTINGS, AwsClients, AwsError, clients_for, split_image
 from .base import DeployResult, ProgressCallback, ProviderError, Running
 from .ecs_rollout import Rollout, new_events, progress_of, read_rollout
 from .registry import BuildContext, Check, ProviderSpec, Setting
+
+if TYPE_CHECKING:
+    from ..clock import Clock
 
 KEY_TAG = "shipdeck-key"  # on a registered revision: the deploy attempt that made it
 VERSION_TAG = "shipdeck-version"

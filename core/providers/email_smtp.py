@@ -9,17 +9,16 @@ find out whether a given release's email went out.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import smtplib
-import ssl
-from email.message import EmailMessage
-from email.utils import formatdate
+from typing import TYPE_CHECKING
 
 from ..sanitize import plain
 from ..secrets import Secret, mask
 from .base import ProviderError
 from .registry import BuildContext, Check, ProviderSpec, Setting
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 
 class SmtpMailer:
@@ -50,6 +49,12 @@ class SmtpMailer:
 
     async def send(self, subject: str, body: str, key: str) -> str:
         """Send `body` to every recipient; returns to whom. Raises ProviderError."""
+        import asyncio
+        import smtplib
+        import ssl
+        from email.message import EmailMessage
+        from email.utils import formatdate
+
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)
@@ -71,6 +76,9 @@ class SmtpMailer:
         return plain(mask(text, [self.password] if self.password is not None else []))[:300]
 
     def _deliver(self, message: EmailMessage) -> None:
+        import smtplib
+        import ssl
+
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             if self.starttls:
                 smtp.starttls(context=ssl.create_default_context(cafile=self.cafile))
@@ -101,6 +109,10 @@ def _build(ctx: BuildContext) -> SmtpMailer | None:
 
 async def _check(ctx: BuildContext) -> list[Check]:
     """Connects (and STARTTLS) without sending: the server is there and speaks TLS."""
+    import asyncio
+    import smtplib
+    import ssl
+
     mailer = _build(ctx)
     if mailer is None:
         return [Check(True, "email: smtp", "not checked in a demo world or rehearsal: it never sends")]

@@ -14,13 +14,12 @@ slack_sdk's clients are synchronous (it needs aiohttp for its async ones): they 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..sanitize import plain
 from ..secrets import Secret, mask
-from .base import Announcement, NotConfigured, Posted, ProviderError
+from .base import Announcement, NotConfigured, Posted, ProviderError, in_thread
 from .registry import BuildContext, Check, ProviderSpec, Setting, SettingError, _ENV_NAME
 
 if TYPE_CHECKING:
@@ -144,7 +143,7 @@ class SlackNotifier:
 
     async def _call(self, what: str, call: Callable[[], Any]) -> Any:
         try:
-            return await asyncio.to_thread(call)
+            return await in_thread(call)
         except ProviderError:
             raise
         except Exception as error:  # urllib, ssl, slack_sdk: whatever it is, said without a secret
