@@ -46,9 +46,12 @@ def iter_commits(repo_path: Path | str, from_ref: str | None, to_ref: str) -> It
         pending = b""
         fields: list[str] = []
         while chunk := process.stdout.read1(1 << 16):  # type: ignore[attr-defined]  # a BufferedReader
-            parts = (pending + chunk).split(b"\x00")
-            pending = parts.pop()  # a field git has not finished writing
-            fields.extend(part.decode("utf-8", errors="replace") for part in parts)
+            complete, _, pending = (pending + chunk).rpartition(b"\x00")  # pending: a field git is still writing
+            if not _:
+                continue
+            # One decode per chunk, not per field: NUL never occurs inside a UTF-8 sequence, so
+            # the complete fields decode exactly as they would one by one.
+            fields.extend(complete.decode("utf-8", errors="replace").split("\x00"))
             usable = len(fields) - len(fields) % _FIELDS
             columns = iter(fields[:usable])
             for sha, parents, author, timestamp, subject, body in zip(*[columns] * _FIELDS):
