@@ -225,8 +225,13 @@ def _article(names: str) -> str:
     return f"an {names}" if names[0] in "aeiou" else f"a {names}"
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate `path`. Raises ConfigError naming file, key and line."""
+def load_config(path: Path, *, providers: bool = True) -> Config:
+    """Read and validate `path`. Raises ConfigError naming file, key and line.
+
+    `providers=False` leaves the provider tables unchecked (their settings as written) and
+    imports no provider module: for a view that only attaches to a runner process, which loads
+    the config in full itself and reports any error in it.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -241,10 +246,12 @@ def load_config(path: Path) -> Config:
         line = int(match.group(1)) if match else None
         problem = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
         raise ConfigError(path, key_at(text, line), f"not valid TOML: {problem}", line) from None
-    return parse_config(path, data, text)
+    return parse_config(path, data, text, providers=providers)
 
 
-def parse_config(path: Path, data: Mapping[str, Any], text: str = "", registry: Registry | None = None) -> Config:
+def parse_config(
+    path: Path, data: Mapping[str, Any], text: str = "", registry: Registry | None = None, *, providers: bool = True
+) -> Config:
     """Validate `data` (read from `path`). Provider tables are checked against `registry`.
 
     The default registry is the production one; a demo world's config (it has a `[sandbox]`
@@ -254,11 +261,14 @@ def parse_config(path: Path, data: Mapping[str, Any], text: str = "", registry: 
     reader = _Reader(path, data, text)
     for table, allowed in KNOWN_KEYS.items():
         reader.check_keys(table, allowed)
-    if registry is None:
-        from .providers.registry import production_registry, rehearsal_registry
+    if not providers:
+        chosen = {section: _unchecked_provider(reader, section) for section in DEFAULT_PROVIDERS}
+    else:
+        if registry is None:
+            from .providers.registry import production_registry, rehearsal_registry
 
-        registry = rehearsal_registry() if isinstance(data.get("sandbox"), Mapping) else production_registry()
-    providers = {section: _provider(reader, section, registry) for section in DEFAULT_PROVIDERS}
+            registry = rehearsal_registry() if isinstance(data.get("sandbox"), Mapping) else production_registry()
+        chosen = {section: _provider(reader, section, registry) for section in DEFAULT_PROVIDERS}
 
     project = ProjectConfig(
         name=reader.get("project.name", str, "product"),
@@ -380,7 +390,7 @@ def parse_config(path: Path, data: Mapping[str, Any], text: str = "", registry: 
         release=release,
         roles=roles,
         environments=environments,
-        providers=providers,
+        providers=chosen,
         metrics_interval=metrics_interval,
         series=tuple(series),
         series_queries=series_queries,
@@ -414,6 +424,12 @@ def _provider(reader: _Reader, section: str, registry: Registry) -> ProviderConf
     except SettingError as error:
         raise reader.error(f"{section}.{error.key}", error.problem) from None
     return ProviderConfig(provider=name, settings=settings)
+
+
+def _unchecked_provider(reader: _Reader, section: str) -> ProviderConfig:
+    """The `[section]` provider as written, its settings unchecked (see load_config)."""
+    table = reader.table(section)
+    return ProviderConfig(provider=str(table.get("provider", DEFAULT_PROVIDERS[section])), settings={k: v for k, v in table.items() if k != "provider"})
 
 
 def _clock(reader: _Reader, key: str, default: str) -> str:

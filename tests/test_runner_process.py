@@ -43,3 +43,18 @@ def test_a_broken_config_is_reported_before_any_runner_starts(tmp_path: Path) ->
     cli = shipdeck(world, "release", "--auto", "--detach")
     assert cli.returncode == 2 and "configuration error" in cli.stderr and "Traceback" not in cli.stderr
     assert not runner_dir.exists()
+
+
+def test_a_bad_provider_table_is_reported_by_the_runner_with_file_key_and_line(tmp_path: Path) -> None:
+    # The attaching view leaves provider tables to the runner (its first frame does not wait
+    # for them); the runner's full check must still reach the captain, line and all.
+    world = fast_world(tmp_path)
+    import re
+
+    text = re.sub(r"(\[deploy\][^\[]*?)tasks = \d+", r"\1tasks = 0", world.config.read_text(encoding="utf-8"))
+    assert "tasks = 0" in text
+    world.config.write_text(text, encoding="utf-8")
+    cli = shipdeck(world, "release", "--auto", "--detach")
+    assert cli.returncode == 2, cli.stderr
+    assert "configuration error" in cli.stderr and "[deploy.tasks] must be at least 1" in cli.stderr and "Traceback" not in cli.stderr
+    assert f"{world.config}:" in cli.stderr  # the file and its line

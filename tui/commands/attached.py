@@ -29,7 +29,9 @@ if TYPE_CHECKING:  # core.session builds providers: the cockpit's process never 
 
 def through_runner(options: Options, *, json_lines: bool = False) -> int:
     """Start or find the release's runner process, then attach: cockpit, or lines with --auto."""
-    config = load_config(options.config_path)
+    # Provider tables unchecked: the runner process loads the config in full and reports any
+    # error in it through the launch, and the cockpit's first frame does not wait for that.
+    config = load_config(options.config_path, providers=False)
     resolve_environment(config, options.environment)
     store = store_for(config, options.repo_path, options.environment)
     notes: list[str] = []
